@@ -1,0 +1,1 @@
+//! Blob builder (host side) — see the `builder` feature.

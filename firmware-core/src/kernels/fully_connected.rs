@@ -1,0 +1,56 @@
+//! Fully connected layer over a flattened NHWC tensor (`docs/int8-spec.md` §4):
+//! `y[o] = clamp(zp_out + MBQM(bias[o] + Σ w[o][i]·(x[i] − zp_in), M[o], sh[o]))`.
+use super::dot::dot_with_offset;
+use super::params::ChannelParams;
+use super::requant::multiply_by_quantized_multiplier;
+use super::OutputStage;
+use crate::Error;
+
+/// Runs the layer: `weights` is `output.len() × input.len()`.
+pub fn fully_connected(
+    input: &[i8],
+    input_zero_point: i32,
+    weights: &[i8],
+    channels: ChannelParams<'_>,
+    output_stage: OutputStage,
+    output: &mut [i8],
+) -> Result<(), Error> {
+    if input.is_empty() {
+        return Err(Error::Internal);
+    }
+    let rows = weights.chunks_exact(input.len()).zip(channels.iter());
+    for (o, (row, ch)) in output.iter_mut().zip(rows) {
+        let acc = ch.bias.wrapping_add(dot_with_offset(input, row, -input_zero_point));
+        *o = output_stage.finish(multiply_by_quantized_multiplier(acc, ch.multiplier, ch.shift));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::conv2d::tests::{random_params, requant_ref};
+    use crate::kernels::test_support::Rng;
+
+    #[test]
+    fn matches_reference() {
+        let mut rng = Rng::new(41);
+        for case in 0..500 {
+            let (n, m) = (rng.range(1, 300) as usize, rng.range(1, 50) as usize);
+            let x = rng.vec_i8(n, Rng::activation);
+            let w = rng.vec_i8(n * m, Rng::weight);
+            let p = random_params(&mut rng, m, 1 << 18);
+            let (zpi, zpo) = (rng.activation() as i64, rng.activation() as i64);
+            let (lo, hi) = if case % 2 == 0 { (zpo, 127) } else { (-128, 127) };
+            let mut out = std::vec![0i8; m];
+            let params = ChannelParams { bias: &p.bias, multipliers: &p.mult, shifts: &p.shift };
+            let stage = OutputStage { zero_point: zpo as i32, min: lo as i32, max: hi as i32 };
+            fully_connected(&x, zpi as i32, &w, params, stage, &mut out).unwrap();
+            for o in 0..m {
+                let (b, mu, s) = p.raw[o];
+                let acc: i64 = b as i64 + (0..n).map(|i| (x[i] as i64 - zpi) * w[o * n + i] as i64).sum::<i64>();
+                assert_eq!(out[o] as i64, (requant_ref(acc, mu, s) + zpo).clamp(lo, hi), "case {case} o {o}");
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Per-output-channel parameters read in place from little-endian blob bytes.
+
+/// Reads a little-endian `i32` from a 4-byte chunk (0 for a short chunk,
+/// which validation excludes).
+#[inline(always)]
+pub fn le_i32(chunk: &[u8]) -> i32 {
+    match *chunk {
+        [a, b, c, d] => i32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
+/// Bias, Q31 multiplier and shift of each output channel.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelParams<'a> {
+    /// `i32` LE per channel.
+    pub bias: &'a [u8],
+    /// `i32` LE per channel.
+    pub multipliers: &'a [u8],
+    /// `i8` per channel.
+    pub shifts: &'a [u8],
+}
+
+/// One output channel's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Accumulator start value.
+    pub bias: i32,
+    /// Q31 multiplier.
+    pub multiplier: i32,
+    /// Power-of-two shift (positive = left).
+    pub shift: i32,
+}
+
+impl<'a> ChannelParams<'a> {
+    /// Channels in order; as many as the shortest of the three arrays.
+    #[inline(always)]
+    pub fn iter(&self) -> impl Iterator<Item = Channel> + 'a {
+        self.bias
+            .chunks_exact(4)
+            .zip(self.multipliers.chunks_exact(4))
+            .zip(self.shifts)
+            .map(|((b, m), &s)| Channel {
+                bias: le_i32(b),
+                multiplier: le_i32(m),
+                shift: i32::from(s as i8),
+            })
+    }
+}
+
+/// Multiplier and shift of each channel, without bias (second input of
+/// [`crate::kernels::concat_conv1x1`]).
+#[inline(always)]
+pub fn requant_iter<'a>(multipliers: &'a [u8], shifts: &'a [u8]) -> impl Iterator<Item = (i32, i32)> + 'a {
+    multipliers
+        .chunks_exact(4)
+        .zip(shifts)
+        .map(|(m, &s)| (le_i32(m), i32::from(s as i8)))
+}

@@ -1,0 +1,152 @@
+//! Requantisation primitives, as in gemmlowp / TFLite / CMSIS-NN
+//! (`docs/int8-spec.md` §3).
+
+/// `round(a · b / 2^31)` with ties toward +∞, saturating the single overflow
+/// case `a = b = i32::MIN` to `i32::MAX` (gemmlowp `SaturatingRoundingDoublingHighMul`).
+#[inline(always)]
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = i64::from(a) * i64::from(b);
+    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    // Truncating division, exactly as gemmlowp; the quotient fits in i32.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// `x / 2^exponent` rounded to nearest, ties away from zero (gemmlowp
+/// `RoundingDivideByPOT`). Exponents above 31 are treated as 31.
+#[inline(always)]
+pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
+    let exponent = exponent.min(31);
+    let mask = ((1u32 << exponent) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + i32::from(x < 0);
+    (x >> exponent) + i32::from(remainder > threshold)
+}
+
+/// `x · multiplier · 2^shift / 2^31`, TFLite's `MultiplyByQuantizedMultiplier`:
+/// a positive `shift` first multiplies `x` by `2^shift` (saturating to i32),
+/// a negative one divides the product by `2^−shift` with rounding.
+/// `shift` is clamped to `[-31, 30]` (validation rejects other values).
+#[inline(always)]
+pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let shift = shift.clamp(-31, 30);
+    let left = shift.max(0) as u32;
+    let right = (-shift).max(0) as u32;
+    let shifted = (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::test_support::Rng;
+
+    /// floor(n / d) for d > 0, in i128.
+    fn floor_div(n: i128, d: i128) -> i128 {
+        n.div_euclid(d)
+    }
+
+    /// Reference: exact product, round half up, clamp to i32.
+    fn srdhm_ref(a: i32, b: i32) -> i64 {
+        let p = a as i128 * b as i128 * 2; // doubling
+        let q = floor_div(p + (1i128 << 31), 1i128 << 32);
+        q.clamp(i32::MIN as i128, i32::MAX as i128) as i64
+    }
+
+    /// Reference: exact division, ties away from zero.
+    fn rdbpot_ref(x: i64, e: u32) -> i64 {
+        if e == 0 {
+            return x;
+        }
+        let d = 1i128 << e;
+        let mag = (x.unsigned_abs() as i128 + d / 2) / d;
+        (if x < 0 { -mag } else { mag }) as i64
+    }
+
+    fn mbqm_ref(x: i32, m: i32, shift: i32) -> i64 {
+        let left = shift.max(0) as u32;
+        let right = (-shift).max(0) as u32;
+        let shifted = ((x as i64) << left).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        rdbpot_ref(srdhm_ref(shifted, m), right)
+    }
+
+    const EDGES: [i32; 12] = [
+        i32::MIN,
+        i32::MIN + 1,
+        -(1 << 30),
+        -65536,
+        -3,
+        -1,
+        0,
+        1,
+        3,
+        1 << 30,
+        i32::MAX - 1,
+        i32::MAX,
+    ];
+
+    #[test]
+    fn srdhm_matches_reference_on_edges_and_random() {
+        for &a in &EDGES {
+            for &b in &EDGES {
+                assert_eq!(saturating_rounding_doubling_high_mul(a, b) as i64, srdhm_ref(a, b), "{a} {b}");
+            }
+        }
+        let mut rng = Rng::new(1);
+        for _ in 0..200_000 {
+            let (a, b) = (rng.i32_any(), rng.i32_any());
+            assert_eq!(saturating_rounding_doubling_high_mul(a, b) as i64, srdhm_ref(a, b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn rdbpot_matches_reference() {
+        let mut rng = Rng::new(2);
+        for e in 0..=31u32 {
+            for &x in &EDGES {
+                assert_eq!(rounding_divide_by_pot(x, e) as i64, rdbpot_ref(x as i64, e), "{x} {e}");
+            }
+            for _ in 0..5_000 {
+                let x = rng.i32_any();
+                assert_eq!(rounding_divide_by_pot(x, e) as i64, rdbpot_ref(x as i64, e), "{x} {e}");
+            }
+        }
+        // Ties go away from zero.
+        assert_eq!(rounding_divide_by_pot(3, 1), 2);
+        assert_eq!(rounding_divide_by_pot(-3, 1), -2);
+        assert_eq!(rounding_divide_by_pot(-5, 2), -1);
+    }
+
+    #[test]
+    fn mbqm_matches_reference_including_saturation() {
+        let mut rng = Rng::new(3);
+        for shift in -31..=30 {
+            for &x in &EDGES {
+                for &m in &[0, 1, 1 << 30, i32::MAX, 1_518_500_250] {
+                    assert_eq!(multiply_by_quantized_multiplier(x, m, shift) as i64, mbqm_ref(x, m, shift));
+                }
+            }
+            for _ in 0..3_000 {
+                let x = rng.i32_any() >> rng.below(32);
+                let m = (rng.i32_any() & i32::MAX).max(1 << 30);
+                assert_eq!(
+                    multiply_by_quantized_multiplier(x, m, shift) as i64,
+                    mbqm_ref(x, m, shift),
+                    "{x} {m} {shift}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mbqm_approximates_real_scaling() {
+        // 0.75 = 0.75 · 2^0 → m = 0.75 · 2^31
+        let m = (0.75f64 * (1u64 << 31) as f64) as i32;
+        assert_eq!(multiply_by_quantized_multiplier(1000, m, 0), 750);
+        assert_eq!(multiply_by_quantized_multiplier(1000, m, -2), 188); // 187.5 → 188
+        assert_eq!(multiply_by_quantized_multiplier(-1000, m, -2), -188);
+        assert_eq!(multiply_by_quantized_multiplier(1000, m, 3), 6000);
+    }
+}

@@ -1,0 +1,1 @@
+//! Simulated device (host side) — see the `sim` feature.

@@ -1,0 +1,2 @@
+//! `smn`: command-line tools for Separation Multi-task Networks.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Float → int8 conversion for firmware-core (in progress).

@@ -1,0 +1,138 @@
+//! `cargo xtask install-deps`: the firmware toolchain (Debian packages).
+//!
+//! The Cortex-M4 firmware is built with Debian's Rust (`rustc-web`,
+//! `cargo-web`, `rust-web-src`: rustc 1.96 with the `core` sources for
+//! `-Z build-std=core`), linked with GNU ld from `gcc-arm-none-eabi` (Debian
+//! ships no `rust-lld`) and run under `qemu-system-arm`.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::cmd;
+
+/// Debian's cargo used for the firmware build.
+pub const FIRMWARE_CARGO: &str = "/usr/bin/cargo";
+/// Debian's rustc used for the firmware build.
+pub const FIRMWARE_RUSTC: &str = "/usr/bin/rustc";
+/// The `core` sources that `-Z build-std=core` compiles.
+pub const CORE_SOURCES: &str = "/usr/lib/rustlib/src/rust/library/core";
+
+enum Check {
+    /// An absolute path that must exist.
+    Path(&'static str),
+    /// An executable found on `PATH`.
+    OnPath(&'static str),
+}
+
+struct Requirement {
+    check: Check,
+    package: &'static str,
+}
+
+const REQUIREMENTS: [Requirement; 6] = [
+    Requirement {
+        check: Check::Path(FIRMWARE_CARGO),
+        package: "cargo-web",
+    },
+    Requirement {
+        check: Check::Path(FIRMWARE_RUSTC),
+        package: "rustc-web",
+    },
+    Requirement {
+        check: Check::Path(CORE_SOURCES),
+        package: "rust-web-src",
+    },
+    Requirement {
+        check: Check::OnPath("arm-none-eabi-ld"),
+        package: "gcc-arm-none-eabi",
+    },
+    Requirement {
+        check: Check::OnPath("arm-none-eabi-size"),
+        package: "binutils-arm-none-eabi",
+    },
+    Requirement {
+        check: Check::OnPath("qemu-system-arm"),
+        package: "qemu-system-arm",
+    },
+];
+
+impl Check {
+    fn describe(&self) -> &'static str {
+        match self {
+            Check::Path(p) | Check::OnPath(p) => p,
+        }
+    }
+
+    fn ok(&self) -> bool {
+        match self {
+            Check::Path(p) => Path::new(p).exists(),
+            Check::OnPath(name) => cmd::which(name).is_some(),
+        }
+    }
+}
+
+/// The Debian packages whose check fails (deduplicated, in order).
+fn missing_packages() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    for req in &REQUIREMENTS {
+        if !req.check.ok() {
+            eprintln!(
+                "install-deps: missing {} (Debian package {})",
+                req.check.describe(),
+                req.package
+            );
+            if !missing.contains(&req.package) {
+                missing.push(req.package);
+            }
+        }
+    }
+    missing
+}
+
+fn running_as_root() -> bool {
+    // /proc/self is owned by the effective uid of the reading process.
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// Checks the firmware toolchain; installs what is missing with apt-get when
+/// running as root on Debian, else prints the install line and fails.
+pub fn install_deps() -> Result<(), String> {
+    let missing = missing_packages();
+    if missing.is_empty() {
+        eprintln!("install-deps: firmware toolchain present (Debian rustc/cargo/rust-src, arm-none-eabi binutils, qemu-system-arm)");
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !(Path::new("/etc/debian_version").exists() && running_as_root()) {
+        return Err(format!(
+            "the firmware toolchain is incomplete; install it with:\n    sudo apt-get install -y {list}"
+        ));
+    }
+    cmd::run(
+        "apt-get update",
+        Command::new("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    cmd::run(
+        "apt-get install",
+        Command::new("apt-get")
+            .args(["install", "-y"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    let still = missing_packages();
+    if still.is_empty() {
+        eprintln!("install-deps: installed {list}");
+        Ok(())
+    } else {
+        Err(format!(
+            "apt-get install succeeded but these are still missing: {}",
+            still.join(" ")
+        ))
+    }
+}

@@ -1,0 +1,455 @@
+//! `cargo xtask firmware`: build the Cortex-M4 firmware in `tests/firmware/`,
+//! run it under QEMU (mps2-an386) and check that it prints exactly the
+//! transcript firmware-core produces on the host for the same model and image.
+//!
+//! Steps: toolchain check → assets (model blob, test image, arena size) in
+//! `target/firmware-assets/` → firmware build with Debian's cargo/rustc and
+//! `-Z build-std=core` → QEMU run with `-icount shift=0` → host transcript →
+//! line-by-line comparison (the `icount …` lines excluded) → size/instruction
+//! report, also written to `target/firmware-report.json`.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, SmnShape};
+use smn_firmware_core::transcript::Transcript;
+use smn_firmware_core::{Model, Outputs};
+
+use crate::{cmd, deps};
+
+/// Seed of the random model and of the synthetic image (any value works; a
+/// fixed one keeps the firmware build cached between runs).
+pub const SEED: u64 = 0x534d_4e5f_4657_0001;
+/// The firmware's budget, as in `tests/firmware/memory.x` (STM32F4-class part).
+const FLASH_BUDGET: u64 = 1024 * 1024;
+const RAM_BUDGET: u64 = 192 * 1024;
+/// Wall-clock limit of the QEMU run.
+const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
+/// Lines starting with this prefix carry instruction counts: they are
+/// excluded from the parity comparison and parsed for the report.
+const ICOUNT_PREFIX: &str = "icount ";
+const TARGET: &str = "thumbv7em-none-eabihf";
+const FIRMWARE_BIN: &str = "smn-qemu-firmware";
+
+/// The parity script: what both the firmware (`tests/firmware/src/main.rs`)
+/// and the host print, through firmware-core's [`Transcript`], for one model
+/// and image. **Keep the two in sync**: header lines, the op-by-op trace of
+/// `run_observed`, its outputs, then whether `run` (the timed pass on the
+/// device) returned the very same outputs.
+fn parity_transcript(blob: &[u8], image: &[u8]) -> Result<Vec<u8>, String> {
+    let model =
+        Model::from_bytes(blob).map_err(|e| format!("host: the model blob does not load: {e}"))?;
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let mut text = Vec::new();
+    let mut t = Transcript::new(|bytes: &[u8]| text.extend_from_slice(bytes));
+    t.line("blob_bytes", blob.len() as u64);
+    t.line("arena_bytes", model.arena_bytes() as u64);
+    t.line("macs", model.macs());
+    let observed = model
+        .run_observed(image, &mut arena, &mut |trace| t.op(&trace))
+        .map_err(|e| format!("host: run_observed failed: {e}"))?;
+    t.outputs(&observed);
+    let timed: Outputs = model
+        .run(image, &mut arena)
+        .map_err(|e| format!("host: run failed: {e}"))?;
+    t.line("run_matches_run_observed", u64::from(timed == observed));
+    t.line("done", 1);
+    drop(t);
+    Ok(text)
+}
+
+/// What `cargo xtask firmware` measured.
+pub struct Report {
+    blob_bytes: u64,
+    arena_bytes: u64,
+    macs: u64,
+    sections: Vec<(String, u64)>,
+    calibration_instructions: u64,
+    calibration_ticks: u64,
+    inference_ticks: u64,
+    inference_instructions: u64,
+    transcript_lines: usize,
+    qemu_seconds: f64,
+}
+
+impl Report {
+    fn section(&self, name: &str) -> u64 {
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |&(_, size)| size)
+    }
+
+    /// Bytes in flash: vector table, code, read-only data (the model blob and
+    /// the test image live in `.rodata`) and the `.data` initialisers.
+    fn flash_bytes(&self) -> u64 {
+        self.section(".vector_table")
+            + self.section(".text")
+            + self.section(".rodata")
+            + self.section(".data")
+    }
+
+    /// Statically allocated RAM (the stack takes the rest of the 192 KiB).
+    fn ram_bytes(&self) -> u64 {
+        self.section(".data") + self.section(".bss") + self.section(".uninit")
+    }
+
+    fn instructions_per_mac(&self) -> f64 {
+        if self.macs == 0 {
+            0.0
+        } else {
+            self.inference_instructions as f64 / self.macs as f64
+        }
+    }
+
+    fn print(&self) {
+        let kib = |b: u64| b as f64 / 1024.0;
+        println!("firmware report (thumbv7em-none-eabihf, QEMU mps2-an386 Cortex-M4, -icount shift=0)");
+        println!(
+            "  model blob (flash)       {:>10} B  ({:.1} KiB)",
+            self.blob_bytes,
+            kib(self.blob_bytes)
+        );
+        println!(
+            "  arena (RAM)              {:>10} B  ({:.1} KiB)",
+            self.arena_bytes,
+            kib(self.arena_bytes)
+        );
+        for name in [".vector_table", ".text", ".rodata", ".data", ".bss"] {
+            println!("  ELF {name:<20} {:>10} B", self.section(name));
+        }
+        println!(
+            "  flash used               {:>10} B  ({:.1} of {} KiB)",
+            self.flash_bytes(),
+            kib(self.flash_bytes()),
+            FLASH_BUDGET / 1024
+        );
+        println!(
+            "  static RAM used          {:>10} B  ({:.1} of {} KiB, rest is stack)",
+            self.ram_bytes(),
+            kib(self.ram_bytes()),
+            RAM_BUDGET / 1024
+        );
+        println!(
+            "  calibration              {:>10} instructions = {} SysTick ticks ({:.3} instructions/tick)",
+            self.calibration_instructions,
+            self.calibration_ticks,
+            self.calibration_instructions as f64 / self.calibration_ticks as f64
+        );
+        println!("  inference ticks          {:>10}", self.inference_ticks);
+        println!(
+            "  instructions/inference   {:>10}",
+            self.inference_instructions
+        );
+        println!("  MACs/inference           {:>10}", self.macs);
+        println!(
+            "  instructions/MAC         {:>10.3}",
+            self.instructions_per_mac()
+        );
+        println!(
+            "  parity                   {:>10} transcript lines identical (QEMU run {:.1} s)",
+            self.transcript_lines, self.qemu_seconds
+        );
+    }
+
+    fn json(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{{");
+        let _ = writeln!(s, "  \"target\": \"{TARGET}\",");
+        let _ = writeln!(
+            s,
+            "  \"machine\": \"qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -icount shift=0\","
+        );
+        let _ = writeln!(s, "  \"model\": \"builder::SmnShape::micro()\",");
+        let _ = writeln!(s, "  \"seed\": {SEED},");
+        let _ = writeln!(s, "  \"blob_bytes\": {},", self.blob_bytes);
+        let _ = writeln!(s, "  \"arena_bytes\": {},", self.arena_bytes);
+        let _ = writeln!(s, "  \"elf_sections\": {{");
+        let body: Vec<String> = self
+            .sections
+            .iter()
+            .map(|(n, v)| format!("    \"{}\": {v}", n.trim_start_matches('.')))
+            .collect();
+        let _ = writeln!(s, "{}", body.join(",\n"));
+        let _ = writeln!(s, "  }},");
+        let _ = writeln!(s, "  \"text_bytes\": {},", self.section(".text"));
+        let _ = writeln!(s, "  \"rodata_bytes\": {},", self.section(".rodata"));
+        let _ = writeln!(s, "  \"bss_bytes\": {},", self.section(".bss"));
+        let _ = writeln!(s, "  \"flash_bytes\": {},", self.flash_bytes());
+        let _ = writeln!(s, "  \"flash_budget_bytes\": {FLASH_BUDGET},");
+        let _ = writeln!(s, "  \"static_ram_bytes\": {},", self.ram_bytes());
+        let _ = writeln!(s, "  \"ram_budget_bytes\": {RAM_BUDGET},");
+        let _ = writeln!(
+            s,
+            "  \"calibration_instructions\": {},",
+            self.calibration_instructions
+        );
+        let _ = writeln!(s, "  \"calibration_ticks\": {},", self.calibration_ticks);
+        let _ = writeln!(
+            s,
+            "  \"instructions_per_tick\": {:.6},",
+            self.calibration_instructions as f64 / self.calibration_ticks as f64
+        );
+        let _ = writeln!(s, "  \"inference_ticks\": {},", self.inference_ticks);
+        let _ = writeln!(
+            s,
+            "  \"instructions_per_inference\": {},",
+            self.inference_instructions
+        );
+        let _ = writeln!(s, "  \"macs\": {},", self.macs);
+        let _ = writeln!(
+            s,
+            "  \"instructions_per_mac\": {:.4},",
+            self.instructions_per_mac()
+        );
+        let _ = writeln!(s, "  \"transcript_lines\": {},", self.transcript_lines);
+        let _ = writeln!(s, "  \"parity\": true");
+        let _ = writeln!(s, "}}");
+        s
+    }
+}
+
+/// Writes `bytes` to `path` unless it already holds exactly them (keeps the
+/// mtime, so cargo does not rebuild the firmware for unchanged assets).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+struct Assets {
+    dir: PathBuf,
+    blob: Vec<u8>,
+    image: Vec<u8>,
+    arena_bytes: usize,
+    macs: u64,
+}
+
+fn generate_assets(root: &Path) -> Result<Assets, String> {
+    let dir = root.join("target").join("firmware-assets");
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let blob = random_smn_blob(&SmnShape::micro(), SEED)
+        .map_err(|e| format!("building the micro SMN blob failed: {e}"))?;
+    let model = Model::from_bytes(&blob)
+        .map_err(|e| format!("the generated blob does not load: {e}"))?;
+    let (arena_bytes, macs) = (model.arena_bytes(), model.macs());
+    let image = synthetic_test_image(model.input_height(), model.input_width(), SEED);
+    write_if_changed(&dir.join("model.bin"), &blob)?;
+    write_if_changed(&dir.join("image.rgb"), &image)?;
+    write_if_changed(
+        &dir.join("arena_bytes.txt"),
+        format!("{arena_bytes}\n").as_bytes(),
+    )?;
+    eprintln!(
+        "firmware: assets in {}: model.bin {} B, image.rgb {} B ({}x{} RGB), arena {} B",
+        dir.display(),
+        blob.len(),
+        image.len(),
+        model.input_width(),
+        model.input_height(),
+        arena_bytes
+    );
+    Ok(Assets {
+        dir,
+        blob,
+        image,
+        arena_bytes,
+        macs,
+    })
+}
+
+/// Target directory of the firmware build: `$CARGO_TARGET_DIR/firmware` when
+/// the caller set a shared target dir (CI caches it), else cargo's default
+/// `tests/firmware/target`.
+fn firmware_target_dir(root: &Path) -> Option<PathBuf> {
+    let dir = env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty())?;
+    let dir = PathBuf::from(dir);
+    let abs = if dir.is_absolute() {
+        dir
+    } else {
+        env::current_dir().unwrap_or_else(|_| root.to_path_buf()).join(dir)
+    };
+    Some(abs.join("firmware"))
+}
+
+fn build_firmware(root: &Path, assets: &Assets) -> Result<PathBuf, String> {
+    let project = root.join("tests").join("firmware");
+    let mut build = Command::new(deps::FIRMWARE_CARGO);
+    cmd::firmware_cargo_env(&mut build);
+    build
+        .current_dir(&project)
+        .env("RUSTC", deps::FIRMWARE_RUSTC)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("SMN_FIRMWARE_ASSETS", &assets.dir)
+        .args(["build", "--release"]);
+    let target_dir = firmware_target_dir(root);
+    if let Some(dir) = &target_dir {
+        build.arg("--target-dir").arg(dir);
+    }
+    cmd::run("firmware build (Debian cargo, -Z build-std=core)", &mut build)?;
+    let elf = target_dir
+        .unwrap_or_else(|| project.join("target"))
+        .join(TARGET)
+        .join("release")
+        .join(FIRMWARE_BIN);
+    if !elf.is_file() {
+        return Err(format!(
+            "firmware build succeeded but {} is missing",
+            elf.display()
+        ));
+    }
+    Ok(elf)
+}
+
+/// `arm-none-eabi-size -A` → `[(section, bytes)]` for the allocated sections.
+fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
+    let Some(size) = cmd::which("arm-none-eabi-size") else {
+        eprintln!("firmware: arm-none-eabi-size not found; ELF section sizes not reported");
+        return Vec::new();
+    };
+    let out = match Command::new(size).arg("-A").arg(elf).output() {
+        Ok(out) if out.status.success() => out,
+        _ => {
+            eprintln!("firmware: arm-none-eabi-size -A failed; ELF section sizes not reported");
+            return Vec::new();
+        }
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut it = line.split_whitespace();
+            let (name, size, _addr) = (it.next()?, it.next()?, it.next()?);
+            let keep = matches!(
+                name,
+                ".vector_table" | ".text" | ".rodata" | ".data" | ".bss" | ".uninit"
+            );
+            keep.then(|| Some((name.to_string(), size.parse().ok()?)))
+                .flatten()
+        })
+        .collect()
+}
+
+fn run_qemu(elf: &Path) -> Result<(String, f64), String> {
+    let mut qemu = Command::new("qemu-system-arm");
+    qemu.args([
+        "-machine",
+        "mps2-an386",
+        "-cpu",
+        "cortex-m4",
+        "-nographic",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=0",
+        "-kernel",
+    ])
+    .arg(elf);
+    let run = cmd::run_captured_with_timeout("QEMU", &mut qemu, QEMU_TIMEOUT)?;
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    let context = || {
+        format!(
+            "\n--- last QEMU stdout lines ---\n{}\n--- QEMU stderr ---\n{}",
+            cmd::tail(&stdout, 30),
+            cmd::tail(&stderr, 30)
+        )
+    };
+    match run.status {
+        None => Err(format!(
+            "QEMU did not finish within {} s (killed){}",
+            QEMU_TIMEOUT.as_secs(),
+            context()
+        )),
+        Some(status) if !status.success() => Err(format!(
+            "the firmware failed under QEMU ({status}; semihosting EXIT_FAILURE or a fault){}",
+            context()
+        )),
+        Some(_) => Ok((stdout, run.elapsed.as_secs_f64())),
+    }
+}
+
+/// Lines that take part in the parity check (`icount …` lines excluded).
+fn parity_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with(ICOUNT_PREFIX))
+        .collect()
+}
+
+fn compare(host: &str, device: &str) -> Result<usize, String> {
+    let h = parity_lines(host);
+    let d = parity_lines(device);
+    if h == d {
+        return Ok(h.len());
+    }
+    let mut msg = format!(
+        "transcript mismatch: host {} lines, firmware {} lines (icount lines excluded)\n",
+        h.len(),
+        d.len()
+    );
+    let mut shown = 0;
+    for i in 0..h.len().max(d.len()) {
+        let (hl, dl) = (h.get(i), d.get(i));
+        if hl != dl {
+            let _ = writeln!(
+                msg,
+                "  line {}:\n    host:     {}\n    firmware: {}",
+                i + 1,
+                hl.copied().unwrap_or("<missing>"),
+                dl.copied().unwrap_or("<missing>")
+            );
+            shown += 1;
+            if shown == 10 {
+                let _ = writeln!(msg, "  ... (first 10 differing lines shown)");
+                break;
+            }
+        }
+    }
+    Err(msg)
+}
+
+fn icount_value(device: &str, key: &str) -> Result<u64, String> {
+    device
+        .lines()
+        .filter_map(|l| l.strip_prefix(ICOUNT_PREFIX))
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("the firmware output has no `{ICOUNT_PREFIX}{key} <n>` line"))
+}
+
+/// The whole `cargo xtask firmware` flow; prints and returns the report.
+pub fn firmware(root: &Path) -> Result<Report, String> {
+    deps::install_deps()?;
+    let assets = generate_assets(root)?;
+    let elf = build_firmware(root, &assets)?;
+    let sections = section_sizes(&elf);
+    let (device, qemu_seconds) = run_qemu(&elf)?;
+    let host = parity_transcript(&assets.blob, &assets.image)?;
+    let host = String::from_utf8(host).map_err(|_| "host transcript is not UTF-8".to_string())?;
+    fs::write(assets.dir.join("transcript-host.txt"), &host)
+        .and_then(|()| fs::write(assets.dir.join("transcript-firmware.txt"), &device))
+        .map_err(|e| format!("cannot save the transcripts: {e}"))?;
+    let transcript_lines = compare(&host, &device)?;
+    let report = Report {
+        blob_bytes: assets.blob.len() as u64,
+        arena_bytes: assets.arena_bytes as u64,
+        macs: assets.macs,
+        sections,
+        calibration_instructions: icount_value(&device, "calibration_instructions")?,
+        calibration_ticks: icount_value(&device, "calibration_ticks")?,
+        inference_ticks: icount_value(&device, "inference_ticks")?,
+        inference_instructions: icount_value(&device, "inference_instructions")?,
+        transcript_lines,
+        qemu_seconds,
+    };
+    report.print();
+    let json_path = root.join("target").join("firmware-report.json");
+    fs::write(&json_path, report.json())
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    println!("  report written to {}", json_path.display());
+    Ok(report)
+}

@@ -1,0 +1,161 @@
+//! `cargo xtask` — repository automation (alias in `.cargo/config.toml`).
+//!
+//! * `cargo xtask install-deps` — check the firmware toolchain (Debian's
+//!   rustc/cargo/rust-src, arm-none-eabi binutils, qemu-system-arm); install
+//!   it with apt-get when running as root on Debian, else print the command.
+//! * `cargo xtask firmware` — build `tests/firmware/` for the Cortex-M4, run it
+//!   under QEMU, check its transcript against the host's bit for bit, and
+//!   report flash/RAM sizes and instructions per inference
+//!   (`target/firmware-report.json`).
+//! * `cargo xtask test` — everything CI runs: install-deps, `cargo fmt
+//!   --check`, `cargo clippy -D warnings`, `cargo test --workspace --release`
+//!   and the firmware check.
+
+mod cmd;
+mod deps;
+mod firmware;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  install-deps   check (and on Debian as root, apt-get install) the firmware toolchain
+  firmware       build tests/firmware, run it under QEMU, compare its transcript with
+                 the host's and report sizes and instructions per inference
+  test           install-deps, fmt --check, clippy -D warnings, cargo test --workspace
+                 --release, then the firmware check (what .ci/run runs)
+  help           this text";
+
+/// The repository root (xtask lives in `<root>/xtask`).
+fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// One named step of `cargo xtask test`.
+fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    eprintln!("\n==> xtask test: {name}");
+    f().map_err(|e| format!("step `{name}` failed: {e}"))
+}
+
+fn has_cargo_component(cargo: &std::ffi::OsStr, sub: &str) -> bool {
+    cmd::succeeds(Command::new(cargo).args([sub, "--version"]))
+}
+
+fn test(root: &Path) -> Result<(), String> {
+    let cargo = cmd::host_cargo();
+    let host_cargo = |args: &[&str]| {
+        let mut c = Command::new(&cargo);
+        cmd::host_cargo_env(&mut c).current_dir(root).args(args);
+        c
+    };
+    let mut skipped = Vec::new();
+
+    step("install-deps", deps::install_deps)?;
+
+    if has_cargo_component(&cargo, "fmt") {
+        step("cargo fmt --all --check", || {
+            cmd::run("cargo fmt", &mut host_cargo(&["fmt", "--all", "--check"]))?;
+            // tests/firmware is not a workspace member; check its sources directly.
+            let rustfmt = Path::new(&cargo).with_file_name("rustfmt");
+            let mut c = Command::new(if rustfmt.is_file() {
+                rustfmt.into_os_string()
+            } else {
+                "rustfmt".into()
+            });
+            c.current_dir(root).args([
+                "--check",
+                "--edition",
+                "2021",
+                "tests/firmware/build.rs",
+                "tests/firmware/src/main.rs",
+            ]);
+            cmd::run("rustfmt (tests/firmware)", &mut c)
+        })?;
+    } else {
+        eprintln!("notice: `cargo fmt` is not installed (rustup component add rustfmt); skipping the format check");
+        skipped.push("fmt");
+    }
+
+    if has_cargo_component(&cargo, "clippy") {
+        step("cargo clippy", || {
+            cmd::run(
+                "cargo clippy",
+                &mut host_cargo(&[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--release",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            )
+        })?;
+    } else {
+        eprintln!("notice: `cargo clippy` is not installed (rustup component add clippy); skipping lints");
+        skipped.push("clippy");
+    }
+
+    step("cargo test --workspace --release", || {
+        cmd::run(
+            "cargo test",
+            &mut host_cargo(&["test", "--workspace", "--release"]),
+        )
+    })?;
+
+    step("firmware (QEMU parity)", || {
+        firmware::firmware(root).map(|_| ())
+    })?;
+
+    if skipped.is_empty() {
+        eprintln!("\nxtask test: all steps passed");
+    } else {
+        eprintln!(
+            "\nxtask test: all steps passed (skipped: {})",
+            skipped.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = repo_root();
+    let command = args.first().map(String::as_str);
+    if args.len() > 1 {
+        eprintln!(
+            "xtask: unexpected arguments after `{}`: {}\n\n{USAGE}",
+            args[0],
+            args[1..].join(" ")
+        );
+        return ExitCode::from(2);
+    }
+    let result = match command {
+        Some("install-deps") => deps::install_deps(),
+        Some("firmware") => firmware::firmware(&root).map(|_| ()),
+        Some("test") => test(&root),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+        Some(other) => {
+            eprintln!("xtask: unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
