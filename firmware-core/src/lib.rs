@@ -40,7 +40,7 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-#[cfg(feature = "builder")]
+#[cfg(any(test, feature = "builder"))]
 extern crate alloc;
 
 mod arena;
@@ -50,6 +50,8 @@ pub mod format;
 pub mod kernels;
 mod model;
 mod outputs;
+#[cfg(any(test, feature = "builder"))]
+pub mod rng;
 mod run;
 pub mod transcript;
 mod validate;

@@ -80,7 +80,7 @@ pub fn avg_pool(input: &[i8], input_shape: Shape, window: Window, output: &mut [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
 
     /// f64 mean rounded half away from zero (`f64::round`).
     fn mean_ref(values: &[i8]) -> i8 {

@@ -72,7 +72,7 @@ pub fn concat_conv1x1(args: &ConcatConv1x1Args<'_>, output: &mut [i8], out_chann
 mod tests {
     use super::*;
     use crate::kernels::conv2d::tests::{random_params, requant_ref};
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
     use std::vec::Vec;
 
     #[test]

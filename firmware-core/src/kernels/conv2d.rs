@@ -82,7 +82,7 @@ pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
     use std::vec::Vec;
 
     /// A random per-channel parameter set in blob byte form.

@@ -16,7 +16,7 @@ pub fn dot_with_offset(x: &[i8], w: &[i8], x_offset: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
 
     #[test]
     fn matches_i64_reference() {

@@ -30,7 +30,7 @@ pub fn fully_connected(
 mod tests {
     use super::*;
     use crate::kernels::conv2d::tests::{random_params, requant_ref};
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
 
     #[test]
     fn matches_reference() {

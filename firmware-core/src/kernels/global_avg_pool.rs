@@ -13,7 +13,7 @@ pub fn global_avg_pool(input: &[i8], input_shape: Shape, output: &mut [i8]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
 
     #[test]
     fn matches_reference() {

@@ -35,7 +35,7 @@ pub fn max_pool(input: &[i8], input_shape: Shape, window: Window, output: &mut [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
 
     #[test]
     fn matches_reference() {

@@ -16,9 +16,6 @@ pub mod max_pool;
 pub mod params;
 pub mod requant;
 
-#[cfg(test)]
-pub(crate) mod test_support;
-
 /// Height, width and channels of an NHWC tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {

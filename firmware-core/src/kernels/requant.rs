@@ -41,7 +41,7 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_support::Rng;
+    use crate::rng::Rng;
 
     /// floor(n / d) for d > 0, in i128.
     fn floor_div(n: i128, d: i128) -> i128 {

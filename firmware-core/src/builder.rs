@@ -1,1 +1,0 @@
-//! Blob builder (host side) — see the `builder` feature.

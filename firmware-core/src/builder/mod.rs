@@ -1,0 +1,357 @@
+//! Host-side blob builder (feature `builder`): quantize emits every blob
+//! through [`GraphBuilder`], and tests build random SMN models with
+//! [`random_smn_blob`].
+//!
+//! The builder takes int8 weights with their per-channel float scales and
+//! int32 biases, derives every Q31 multiplier and shift
+//! ([`quantize_multiplier`]), plans the arena ([`plan_arena`]), encodes the
+//! postcard payload with its preamble and CRC, and finally checks the result
+//! with [`crate::Model::from_bytes`].
+mod error;
+mod planner;
+mod quant;
+mod smn;
+
+pub use error::BuildError;
+pub use planner::{plan_arena, ArenaPlan, Lifetime};
+pub use quant::{activation_clamp, input_lut, quantize_multiplier, Activation};
+pub use smn::{random_smn_blob, synthetic_test_image, SmnShape};
+
+pub use crate::rng::Rng;
+
+use crate::crc32::crc32;
+use crate::format::{
+    AttributeHead, Bytes, ConcatConv1x1, Conv2d, FullyConnected, GlobalAvgPool, Header, LandmarkHead, Op, Pool2d,
+    Preamble, Quant, Requant, TensorDesc, Window, FORMAT_VERSION, INPUT_CHANNELS,
+};
+use alloc::vec::Vec;
+
+/// Id of a tensor in a graph under construction (0 is the input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(pub u16);
+
+/// The model input: image size, float normalisation and int8 quantisation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InputSpec {
+    /// Image height in pixels.
+    pub height: u16,
+    /// Image width in pixels.
+    pub width: u16,
+    /// Float model input = `(pixel − mean[c]) / std[c]`.
+    pub mean: [f32; 3],
+    /// See `mean`.
+    pub std: [f32; 3],
+    /// Quantisation of the normalised input.
+    pub quant: Quant,
+}
+
+/// Int8 weights of a layer with one float scale per output channel, and its bias.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weights {
+    /// Output channels (rows of `values`).
+    pub out_channels: u16,
+    /// Symmetric int8 values in `[-127, 127]`, OHWI (or `out × in` for fully connected).
+    pub values: Vec<i8>,
+    /// `real = scale[c] · value`, one per output channel.
+    pub scales: Vec<f32>,
+    /// Int32 bias per output channel at scale `s_in · scale[c]` (`s_a · scale[c]` for concat).
+    pub bias: Vec<i32>,
+}
+
+/// Output tensor quantisation and fused activation of a MAC layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutputSpec {
+    /// Quantisation of the output tensor.
+    pub quant: Quant,
+    /// Fused activation (becomes the output clamp).
+    pub activation: Activation,
+}
+
+/// Builds a model blob op by op.
+#[derive(Clone, Debug)]
+pub struct GraphBuilder {
+    input: InputSpec,
+    tensors: Vec<TensorDesc>,
+    /// Postcard encoding of each op (ops carry tensor ids, not offsets).
+    ops: Vec<Vec<u8>>,
+    /// (inputs, output) of each op, for the arena plan.
+    uses: Vec<(Vec<u16>, Option<u16>)>,
+}
+
+fn le_words(values: impl IntoIterator<Item = i32>) -> Vec<u8> {
+    values.into_iter().flat_map(i32::to_le_bytes).collect()
+}
+
+/// Owned bytes of a [`Requant`].
+struct RequantBytes {
+    multipliers: Vec<u8>,
+    shifts: Vec<u8>,
+}
+
+impl RequantBytes {
+    /// Multipliers for `real_scale(c)` per channel.
+    fn new(channels: usize, real_scale: impl Fn(usize) -> f64) -> Result<Self, BuildError> {
+        let mut multipliers = Vec::with_capacity(4 * channels);
+        let mut shifts = Vec::with_capacity(channels);
+        for c in 0..channels {
+            let (m, s) = quantize_multiplier(real_scale(c))?;
+            multipliers.extend_from_slice(&m.to_le_bytes());
+            shifts.push(s as u8);
+        }
+        Ok(RequantBytes { multipliers, shifts })
+    }
+
+    fn view(&self) -> Requant<'_> {
+        Requant { multipliers: Bytes(&self.multipliers), shifts: Bytes(&self.shifts) }
+    }
+}
+
+impl GraphBuilder {
+    /// A graph whose tensor 0 is the `height × width × 3` input.
+    pub fn new(input: InputSpec) -> Self {
+        let desc = TensorDesc {
+            height: input.height,
+            width: input.width,
+            channels: INPUT_CHANNELS as u16,
+            quant: input.quant,
+            offset: 0,
+        };
+        GraphBuilder { input, tensors: alloc::vec![desc], ops: Vec::new(), uses: Vec::new() }
+    }
+
+    /// The input tensor.
+    pub fn input(&self) -> TensorId {
+        TensorId(0)
+    }
+
+    /// Shape and quantisation of `id`.
+    pub fn tensor(&self, id: TensorId) -> Result<&TensorDesc, BuildError> {
+        self.tensors.get(usize::from(id.0)).ok_or(BuildError::UnknownTensor(id.0))
+    }
+
+    fn add_tensor(&mut self, height: u64, width: u64, channels: u64, quant: Quant) -> Result<TensorId, BuildError> {
+        let dim = |v: u64| u16::try_from(v).ok().filter(|&v| v > 0);
+        let (Some(height), Some(width), Some(channels)) = (dim(height), dim(width), dim(channels)) else {
+            return Err(BuildError::Shape("tensor dimensions must be in 1..=65535".into()));
+        };
+        let id = u16::try_from(self.tensors.len()).map_err(|_| BuildError::TooManyTensors)?;
+        self.tensors.push(TensorDesc { height, width, channels, quant, offset: 0 });
+        Ok(TensorId(id))
+    }
+
+    fn push_op(&mut self, op: &Op<'_>) -> Result<(), BuildError> {
+        let bytes = postcard::to_allocvec(op).map_err(|e| BuildError::Encode(alloc::format!("{e}")))?;
+        let (a, b) = op.inputs();
+        self.uses.push((core::iter::once(a).chain(b).collect(), op.output()));
+        self.ops.push(bytes);
+        Ok(())
+    }
+
+    fn window_output(&self, input: TensorId, w: &Window) -> Result<(u64, u64), BuildError> {
+        let t = self.tensor(input)?;
+        let axis = |len: u16, k: u8, s: u8, p0: u8, p1: u8| {
+            if k == 0 || s == 0 || p0 >= k || p1 >= k {
+                return None;
+            }
+            (u64::from(len) + u64::from(p0) + u64::from(p1))
+                .checked_sub(u64::from(k))
+                .map(|span| span / u64::from(s) + 1)
+        };
+        match (
+            axis(t.height, w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom),
+            axis(t.width, w.kernel_w, w.stride_w, w.pad_left, w.pad_right),
+        ) {
+            (Some(h), Some(wd)) => Ok((h, wd)),
+            _ => Err(BuildError::Shape(alloc::format!("window {w:?} does not fit tensor {}", input.0))),
+        }
+    }
+
+    fn check_weights(w: &Weights, per_channel: usize) -> Result<(), BuildError> {
+        let oc = usize::from(w.out_channels);
+        if w.values.len() != oc * per_channel || w.scales.len() != oc || w.bias.len() != oc {
+            return Err(BuildError::Shape(alloc::format!(
+                "weights: expected {oc} × {per_channel} values, {oc} scales and {oc} biases; got {}, {}, {}",
+                w.values.len(),
+                w.scales.len(),
+                w.bias.len()
+            )));
+        }
+        if w.values.contains(&i8::MIN) {
+            return Err(BuildError::Shape("weights must be in [-127, 127]".into()));
+        }
+        if w.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(BuildError::Shape("weight scales must be finite and positive".into()));
+        }
+        Ok(())
+    }
+
+    /// 2-D convolution (weights OHWI: `out × kh × kw × in_c`).
+    pub fn conv2d(&mut self, input: TensorId, window: Window, weights: &Weights, out: OutputSpec) -> Result<TensorId, BuildError> {
+        let t_in = *self.tensor(input)?;
+        Self::check_weights(weights, usize::from(window.kernel_h) * usize::from(window.kernel_w) * usize::from(t_in.channels))?;
+        let (h, w) = self.window_output(input, &window)?;
+        let requant = RequantBytes::new(weights.scales.len(), |c| {
+            f64::from(t_in.quant.scale) * f64::from(weights.scales[c]) / f64::from(out.quant.scale)
+        })?;
+        let output = self.add_tensor(h, w, u64::from(weights.out_channels), out.quant)?;
+        let bias = le_words(weights.bias.iter().copied());
+        let op = Op::Conv2d(Conv2d {
+            input: input.0,
+            output: output.0,
+            window,
+            weights: Bytes(bytemuck::cast_slice(&weights.values)),
+            bias: Bytes(&bias),
+            requant: requant.view(),
+            clamp: activation_clamp(out.activation, out.quant),
+        });
+        self.push_op(&op)?;
+        Ok(output)
+    }
+
+    /// Fused `concat(a, b)` + 1×1 convolution (weights `out × (c_a + c_b)`, `a` first).
+    pub fn concat_conv1x1(&mut self, a: TensorId, b: TensorId, weights: &Weights, out: OutputSpec) -> Result<TensorId, BuildError> {
+        let (ta, tb) = (*self.tensor(a)?, *self.tensor(b)?);
+        if (ta.height, ta.width) != (tb.height, tb.width) {
+            return Err(BuildError::Shape(alloc::format!("concat of tensors {} and {}: different height/width", a.0, b.0)));
+        }
+        Self::check_weights(weights, usize::from(ta.channels) + usize::from(tb.channels))?;
+        let ratio = |s_in: f32| {
+            move |c: usize| f64::from(s_in) * f64::from(weights.scales[c]) / f64::from(out.quant.scale)
+        };
+        let requant_a = RequantBytes::new(weights.scales.len(), ratio(ta.quant.scale))?;
+        let requant_b = RequantBytes::new(weights.scales.len(), ratio(tb.quant.scale))?;
+        let output = self.add_tensor(u64::from(ta.height), u64::from(ta.width), u64::from(weights.out_channels), out.quant)?;
+        let bias = le_words(weights.bias.iter().copied());
+        let op = Op::ConcatConv1x1(ConcatConv1x1 {
+            input_a: a.0,
+            input_b: b.0,
+            output: output.0,
+            weights: Bytes(bytemuck::cast_slice(&weights.values)),
+            bias: Bytes(&bias),
+            requant_a: requant_a.view(),
+            requant_b: requant_b.view(),
+            clamp: activation_clamp(out.activation, out.quant),
+        });
+        self.push_op(&op)?;
+        Ok(output)
+    }
+
+    fn pool(&mut self, input: TensorId, window: Window, max: bool) -> Result<TensorId, BuildError> {
+        let t = *self.tensor(input)?;
+        let (h, w) = self.window_output(input, &window)?;
+        let output = self.add_tensor(h, w, u64::from(t.channels), t.quant)?;
+        let pool = Pool2d { input: input.0, output: output.0, window };
+        self.push_op(&if max { Op::MaxPool2d(pool) } else { Op::AvgPool2d(pool) })?;
+        Ok(output)
+    }
+
+    /// Max pooling (keeps the input's quantisation).
+    pub fn max_pool(&mut self, input: TensorId, window: Window) -> Result<TensorId, BuildError> {
+        self.pool(input, window, true)
+    }
+
+    /// Average pooling (keeps the input's quantisation).
+    pub fn avg_pool(&mut self, input: TensorId, window: Window) -> Result<TensorId, BuildError> {
+        self.pool(input, window, false)
+    }
+
+    /// Global average pooling to `1 × 1 × C`.
+    pub fn global_avg_pool(&mut self, input: TensorId) -> Result<TensorId, BuildError> {
+        let t = *self.tensor(input)?;
+        let output = self.add_tensor(1, 1, u64::from(t.channels), t.quant)?;
+        self.push_op(&Op::GlobalAvgPool(GlobalAvgPool { input: input.0, output: output.0 }))?;
+        Ok(output)
+    }
+
+    /// Fully connected layer over the flattened input (weights `out × in_len`).
+    pub fn fully_connected(&mut self, input: TensorId, weights: &Weights, out: OutputSpec) -> Result<TensorId, BuildError> {
+        let t = *self.tensor(input)?;
+        let n_in = usize::from(t.height) * usize::from(t.width) * usize::from(t.channels);
+        Self::check_weights(weights, n_in)?;
+        let requant = RequantBytes::new(weights.scales.len(), |c| {
+            f64::from(t.quant.scale) * f64::from(weights.scales[c]) / f64::from(out.quant.scale)
+        })?;
+        let output = self.add_tensor(1, 1, u64::from(weights.out_channels), out.quant)?;
+        let bias = le_words(weights.bias.iter().copied());
+        let op = Op::FullyConnected(FullyConnected {
+            input: input.0,
+            output: output.0,
+            weights: Bytes(bytemuck::cast_slice(&weights.values)),
+            bias: Bytes(&bias),
+            requant: requant.view(),
+            clamp: activation_clamp(out.activation, out.quant),
+        });
+        self.push_op(&op)?;
+        Ok(output)
+    }
+
+    /// The landmark head on a 10-value tensor; `head.input` is ignored (set from `input`).
+    pub fn landmark_head(&mut self, input: TensorId, head: LandmarkHead) -> Result<(), BuildError> {
+        self.tensor(input)?;
+        self.push_op(&Op::LandmarkHead(LandmarkHead { input: input.0, ..head }))
+    }
+
+    /// The attribute head on a 40-value tensor.
+    pub fn attribute_head(&mut self, input: TensorId) -> Result<(), BuildError> {
+        self.tensor(input)?;
+        self.push_op(&Op::AttributeHead(AttributeHead { input: input.0 }))
+    }
+
+    /// Lifetimes of all tensors (input written at time 0, op `i` at `i + 1`).
+    pub fn lifetimes(&self) -> Vec<Lifetime> {
+        let mut life: Vec<Lifetime> = self.tensors.iter().map(|_| Lifetime { first: 0, last: 0 }).collect();
+        for (i, (inputs, output)) in self.uses.iter().enumerate() {
+            let time = i as u32 + 1;
+            if let Some(l) = output.and_then(|o| life.get_mut(usize::from(o))) {
+                *l = Lifetime { first: time, last: time };
+            }
+            for &input in inputs {
+                if let Some(l) = life.get_mut(usize::from(input)) {
+                    l.last = l.last.max(time);
+                }
+            }
+        }
+        life
+    }
+
+    /// Byte size of each tensor.
+    pub fn tensor_sizes(&self) -> Vec<usize> {
+        self.tensors
+            .iter()
+            .map(|t| usize::from(t.height) * usize::from(t.width) * usize::from(t.channels))
+            .collect()
+    }
+
+    /// Plans the arena, encodes the blob and validates it with [`crate::Model::from_bytes`].
+    pub fn finish(mut self) -> Result<Vec<u8>, BuildError> {
+        let plan = plan_arena(&self.tensor_sizes(), &self.lifetimes());
+        for (t, &offset) in self.tensors.iter_mut().zip(&plan.offsets) {
+            t.offset = u32::try_from(offset).map_err(|_| BuildError::TooLarge)?;
+        }
+        let lut = input_lut(self.input.mean, self.input.std, self.input.quant);
+        let header = Header {
+            input: self.tensors.first().copied().ok_or(BuildError::UnknownTensor(0))?,
+            input_lut: Bytes(&lut),
+            arena_bytes: u32::try_from(plan.total).map_err(|_| BuildError::TooLarge)?,
+            tensor_count: u16::try_from(self.tensors.len() - 1).map_err(|_| BuildError::TooManyTensors)?,
+            op_count: u16::try_from(self.ops.len()).map_err(|_| BuildError::TooManyOps)?,
+        };
+        let encode = |e: postcard::Error| BuildError::Encode(alloc::format!("{e}"));
+        let mut payload = postcard::to_allocvec(&header).map_err(encode)?;
+        for t in self.tensors.iter().skip(1) {
+            payload.extend(postcard::to_allocvec(t).map_err(encode)?);
+        }
+        for op in &self.ops {
+            payload.extend_from_slice(op);
+        }
+        let preamble = Preamble {
+            version: FORMAT_VERSION,
+            payload_len: u32::try_from(payload.len()).map_err(|_| BuildError::TooLarge)?,
+            crc32: crc32(&payload),
+        };
+        let mut blob = preamble.to_bytes().to_vec();
+        blob.extend_from_slice(&payload);
+        crate::Model::from_bytes(&blob).map_err(BuildError::Invalid)?;
+        Ok(blob)
+    }
+}
