@@ -87,6 +87,11 @@ impl<'a> Model<'a> {
         OpIter::new(self.ops, self.header.op_count)
     }
 
+    /// Multiply-accumulates of one op (0 for pooling and heads).
+    pub fn op_macs(&self, op: &Op<'_>) -> u64 {
+        op_macs(op, &self.tensors)
+    }
+
     /// Arena byte range of tensor `id`.
     pub(crate) fn range(&self, id: u16) -> Result<Range<usize>, Error> {
         let t = self.tensors.get(usize::from(id)).ok_or(Error::Internal)?;
@@ -140,5 +145,26 @@ impl<'a> Iterator for OpIter<'a> {
                 Some(Err(Error::Decode { section }))
             }
         }
+    }
+}
+
+fn elements(t: Option<&TensorDesc>) -> u64 {
+    t.map_or(0, |t| u64::from(t.height) * u64::from(t.width) * u64::from(t.channels))
+}
+
+/// Nominal multiply-accumulates of `op` over the tensor table (padded taps count).
+pub(crate) fn op_macs(op: &Op<'_>, tensors: &[TensorDesc]) -> u64 {
+    let t = |id: u16| tensors.get(usize::from(id));
+    let channels = |id: u16| t(id).map_or(0, |t| u64::from(t.channels));
+    match op {
+        Op::Conv2d(c) => {
+            let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * channels(c.input);
+            elements(t(c.output)).saturating_mul(taps)
+        }
+        Op::ConcatConv1x1(c) => {
+            elements(t(c.output)).saturating_mul(channels(c.input_a) + channels(c.input_b))
+        }
+        Op::FullyConnected(f) => elements(t(f.input)).saturating_mul(elements(t(f.output))),
+        _ => 0,
     }
 }

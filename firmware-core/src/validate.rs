@@ -203,10 +203,6 @@ impl<'m> Walk<'m> {
         }
     }
 
-    fn add_macs(&mut self, macs: u64) {
-        self.macs = self.macs.saturating_add(macs);
-    }
-
     /// Checks one op and records its reads, write and MACs.
     fn op(&mut self, index: u16, op: &Op<'_>) -> Result<(), Error> {
         match op {
@@ -220,7 +216,6 @@ impl<'m> Walk<'m> {
                 check_bias(index, c.bias, out_c, taps)?;
                 check_requant(index, &c.requant, out_c)?;
                 check_clamp(index, c.clamp)?;
-                self.add_macs(elements(output) * taps);
             }
             Op::ConcatConv1x1(c) => {
                 let a = self.read(index, c.input_a)?;
@@ -237,7 +232,6 @@ impl<'m> Walk<'m> {
                 check_requant(index, &c.requant_a, out_c)?;
                 check_requant(index, &c.requant_b, out_c)?;
                 check_clamp(index, c.clamp)?;
-                self.add_macs(elements(output) * (ca + cb));
             }
             Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
                 let input = self.read(index, p.input)?;
@@ -273,7 +267,6 @@ impl<'m> Walk<'m> {
                 check_bias(index, f.bias, n_out, n_in)?;
                 check_requant(index, &f.requant, n_out)?;
                 check_clamp(index, f.clamp)?;
-                self.add_macs(n_in * n_out);
             }
             Op::LandmarkHead(h) => {
                 let input = self.read(index, h.input)?;
@@ -362,6 +355,7 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
     for index in 0..header.op_count {
         let op = ops.next().ok_or(Error::Internal)??;
         walk.op(index, &op)?;
+        walk.macs = walk.macs.saturating_add(crate::model::op_macs(&op, &tensors));
     }
     if ops.remaining_bytes() != 0 {
         return Err(Error::TrailingBytes { count: ops.remaining_bytes() });

@@ -1,0 +1,73 @@
+//! The simulated device places blobs and arenas in device budgets and runs
+//! the same engine as the firmware.
+use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, SmnShape};
+use smn_firmware_core::sim::{profile, SimError, SimulatedDevice, CORTEX_M4, CORTEX_M7, ESP32_S3};
+use smn_firmware_core::Model;
+
+#[test]
+fn micro_model_fits_every_profile_and_matches_a_direct_run() {
+    let blob = random_smn_blob(&SmnShape::micro(), 3).unwrap();
+    let model = Model::from_bytes(&blob).unwrap();
+    let image = synthetic_test_image(64, 64, 9);
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let direct = model.run(&image, &mut arena).unwrap();
+    for p in [CORTEX_M4, CORTEX_M7, ESP32_S3] {
+        let mut dev = SimulatedDevice::new(p);
+        dev.flash(&blob).unwrap();
+        let report = dev.infer(&image).unwrap();
+        assert_eq!(report.outputs, direct);
+        assert_eq!(report.flash_used, blob.len());
+        assert_eq!(report.macs, model.macs());
+        assert!(report.ram_used >= model.arena_bytes() + 64 * 64 * 3);
+        assert!(report.estimated_seconds > 0.0);
+    }
+    // Faster core, shorter estimate.
+    let m4 = { let mut d = SimulatedDevice::new(CORTEX_M4); d.flash(&blob).unwrap(); d.infer(&image).unwrap() };
+    let m7 = { let mut d = SimulatedDevice::new(CORTEX_M7); d.flash(&blob).unwrap(); d.infer(&image).unwrap() };
+    assert!(m7.estimated_seconds < m4.estimated_seconds);
+}
+
+#[test]
+fn a_paper_sized_model_does_not_fit_a_cortex_m4() {
+    let shape = SmnShape { input_height: 128, input_width: 128, channels: vec![32, 64, 64, 64], hidden: 32 };
+    let blob = random_smn_blob(&shape, 1).unwrap();
+    let image = synthetic_test_image(128, 128, 1);
+    let mut m4 = SimulatedDevice::new(CORTEX_M4);
+    match m4.flash(&blob) {
+        Ok(()) => match m4.infer(&image) {
+            Err(SimError::RamTooSmall { device, needed, available }) => {
+                assert_eq!(device, "cortex-m4");
+                assert!(needed > available);
+            }
+            other => panic!("expected RamTooSmall, got {other:?}"),
+        },
+        Err(SimError::FlashTooSmall { needed, available, .. }) => assert!(needed > available),
+        Err(e) => panic!("unexpected {e}"),
+    }
+    let mut m7 = SimulatedDevice::new(CORTEX_M7);
+    m7.flash(&blob).unwrap();
+    m7.infer(&image).unwrap();
+}
+
+#[test]
+fn flash_budget_is_enforced_and_profiles_are_found_by_name() {
+    // A huge hidden layer makes the blob larger than 1 MiB.
+    let shape = SmnShape { input_height: 32, input_width: 32, channels: vec![64], hidden: 128 };
+    let blob = random_smn_blob(&shape, 2).unwrap();
+    assert!(blob.len() > 1024 * 1024, "{}", blob.len());
+    let err = SimulatedDevice::new(CORTEX_M4).flash(&blob).unwrap_err();
+    assert!(matches!(err, SimError::FlashTooSmall { device: "cortex-m4", .. }), "{err}");
+    assert!(err.to_string().contains("flash"));
+    assert_eq!(profile("CORTEX-M7"), Some(CORTEX_M7));
+    assert_eq!(profile("esp32-s3"), Some(ESP32_S3));
+    assert_eq!(profile("avr"), None);
+}
+
+#[test]
+fn corrupt_blob_is_refused_at_flash_time() {
+    let mut blob = random_smn_blob(&SmnShape::tiny(), 3).unwrap();
+    let last = blob.len() - 1;
+    blob[last] ^= 0x55;
+    let err = SimulatedDevice::new(CORTEX_M4).flash(&blob).unwrap_err();
+    assert!(matches!(err, SimError::Model(smn_firmware_core::Error::CrcMismatch { .. })), "{err}");
+}
