@@ -1,2 +1,85 @@
 //! `smn`: command-line tools for Separation Multi-task Networks.
-fn main() {}
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use smn_firmware_core::Model;
+use smn_host::device_tools;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "smn", version, about = "Separation Multi-task Networks: from training to int8 on a microcontroller")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe an int8 model blob: input, arena, flash, ops and MACs.
+    Inspect {
+        /// Model blob (.bin).
+        blob: PathBuf,
+    },
+    /// Run an int8 model blob on the host (same code as the firmware).
+    Infer {
+        /// Model blob (.bin).
+        blob: PathBuf,
+        /// Raw RGB image of the model's input size (default: built-in test image).
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+    /// Run a blob on a simulated microcontroller with flash and RAM budgets.
+    Simulate {
+        /// Model blob (.bin).
+        blob: PathBuf,
+        /// Device profile: cortex-m4, cortex-m7, esp32-s3.
+        #[arg(long, default_value = "cortex-m4")]
+        device: String,
+        /// Raw RGB image of the model's input size (default: built-in test image).
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+    /// Write an SMN blob with random weights (for integration tests, not a trained model).
+    RandomModel {
+        /// Graph size: micro (64×64, Cortex-M4) or tiny.
+        #[arg(long, default_value = "micro")]
+        shape: String,
+        /// Seed of the random weights.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<String> {
+    match cli.command {
+        Command::Inspect { blob } => device_tools::inspect(&device_tools::read_blob(&blob)?),
+        Command::Infer { blob, image } => {
+            let bytes = device_tools::read_blob(&blob)?;
+            let model = Model::from_bytes(&bytes)?;
+            let image = device_tools::read_image(image.as_deref(), &model)?;
+            let mut arena = vec![0u8; model.arena_bytes()];
+            let out = model.run(&image, &mut arena)?;
+            Ok(device_tools::format_outputs(&out))
+        }
+        Command::Simulate { blob, device, image } => {
+            device_tools::simulate(&device_tools::read_blob(&blob)?, &device, image.as_deref())
+        }
+        Command::RandomModel { shape, seed, out } => device_tools::random_model(&shape, seed, &out),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
