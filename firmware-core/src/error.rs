@@ -245,14 +245,18 @@ impl fmt::Display for Error {
             Error::InputLutLength => write!(f, "the input lookup table must hold 768 entries"),
             Error::UnknownTensor { op, tensor } => write!(f, "op {op} names unknown tensor {tensor}"),
             Error::ReadBeforeWrite { op, tensor } => write!(f, "op {op} reads tensor {tensor} before any op writes it"),
-            Error::WrittenTwice { op, tensor } => write!(f, "op {op} writes tensor {tensor}, which was already written"),
+            Error::WrittenTwice { op, tensor } => {
+                write!(f, "op {op} writes tensor {tensor}, which was already written")
+            }
             Error::NeverWritten { tensor } => write!(f, "tensor {tensor} is declared but never written"),
             Error::ShapeMismatch { op } => write!(f, "op {op}: input and output shapes do not chain"),
             Error::InvalidWindow { op } => write!(f, "op {op}: kernel, stride or padding out of range"),
             Error::WeightsLength { op } => write!(f, "op {op}: weight bytes disagree with the shapes"),
             Error::WeightOutOfRange { op } => write!(f, "op {op}: weight −128 (weights must be in [−127, 127])"),
             Error::BiasLength { op } => write!(f, "op {op}: bias bytes disagree with the output channels"),
-            Error::RequantLength { op } => write!(f, "op {op}: multiplier/shift bytes disagree with the output channels"),
+            Error::RequantLength { op } => {
+                write!(f, "op {op}: multiplier/shift bytes disagree with the output channels")
+            }
             Error::InvalidRequant { op } => write!(f, "op {op}: negative multiplier or shift outside [−31, 30]"),
             Error::AccumulatorOverflow { op } => write!(f, "op {op}: the int32 accumulator could overflow"),
             Error::InvalidClamp { op } => write!(f, "op {op}: clamp min > max"),
@@ -263,7 +267,10 @@ impl fmt::Display for Error {
             Error::InvalidHead { op } => write!(f, "op {op}: head parameters are not finite"),
             Error::HeadCount => write!(f, "the model needs exactly one landmark head and one attribute head"),
             Error::InputSize { expected, found } => {
-                write!(f, "input image has {found} bytes, the model needs {expected} (height × width × 3 RGB)")
+                write!(
+                    f,
+                    "input image has {found} bytes, the model needs {expected} (height × width × 3 RGB)"
+                )
             }
             Error::ArenaTooSmall { needed, found } => write!(f, "arena of {found} bytes, the model needs {needed}"),
             Error::Internal => write!(f, "internal error: a validated invariant failed (please report)"),

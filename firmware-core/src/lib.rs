@@ -25,6 +25,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
+    test,
+    allow(clippy::needless_range_loop, clippy::single_range_in_vec_init, clippy::unnecessary_cast)
+)]
+#![cfg_attr(
     not(test),
     deny(
         clippy::unwrap_used,

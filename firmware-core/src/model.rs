@@ -1,6 +1,6 @@
 //! A validated model that borrows its blob.
-use crate::format::{Header, Op, TensorDesc, MAX_TENSORS};
 use crate::error::Section;
+use crate::format::{Header, Op, TensorDesc, MAX_TENSORS};
 use crate::Error;
 use core::ops::Range;
 
@@ -117,7 +117,11 @@ pub struct OpIter<'a> {
 impl<'a> OpIter<'a> {
     /// Iterates `count` ops encoded one after the other in `bytes`.
     pub(crate) fn new(bytes: &'a [u8], count: u16) -> Self {
-        OpIter { rest: bytes, index: 0, count }
+        OpIter {
+            rest: bytes,
+            index: 0,
+            count,
+        }
     }
 
     /// Bytes after the ops decoded so far.
@@ -161,9 +165,7 @@ pub(crate) fn op_macs(op: &Op<'_>, tensors: &[TensorDesc]) -> u64 {
             let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * channels(c.input);
             elements(t(c.output)).saturating_mul(taps)
         }
-        Op::ConcatConv1x1(c) => {
-            elements(t(c.output)).saturating_mul(channels(c.input_a) + channels(c.input_b))
-        }
+        Op::ConcatConv1x1(c) => elements(t(c.output)).saturating_mul(channels(c.input_a) + channels(c.input_b)),
         Op::FullyConnected(f) => elements(t(f.input)).saturating_mul(elements(t(f.output))),
         _ => 0,
     }

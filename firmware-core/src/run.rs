@@ -17,11 +17,19 @@ use crate::outputs::{OpTrace, Outputs};
 use crate::Error;
 
 fn shape(t: &TensorDesc) -> Shape {
-    Shape { height: usize::from(t.height), width: usize::from(t.width), channels: usize::from(t.channels) }
+    Shape {
+        height: usize::from(t.height),
+        width: usize::from(t.width),
+        channels: usize::from(t.channels),
+    }
 }
 
 fn stage(t: &TensorDesc, clamp: Clamp) -> OutputStage {
-    OutputStage { zero_point: i32::from(t.quant.zero_point), min: i32::from(clamp.min), max: i32::from(clamp.max) }
+    OutputStage {
+        zero_point: i32::from(t.quant.zero_point),
+        min: i32::from(clamp.min),
+        max: i32::from(clamp.max),
+    }
 }
 
 impl<'a> Model<'a> {
@@ -40,7 +48,10 @@ impl<'a> Model<'a> {
         observer: &mut dyn FnMut(OpTrace<'_>),
     ) -> Result<Outputs, Error> {
         if image_rgb.len() != self.input_len() {
-            return Err(Error::InputSize { expected: self.input_len(), found: image_rgb.len() });
+            return Err(Error::InputSize {
+                expected: self.input_len(),
+                found: image_rgb.len(),
+            });
         }
         let needed = self.arena_bytes();
         let found = arena.len();
@@ -56,7 +67,11 @@ impl<'a> Model<'a> {
             self.execute(&op, arena, &mut outputs)?;
             if let Some(tensor) = op.output() {
                 let data = arena.get(self.range(tensor)?).ok_or(Error::Internal)?;
-                observer(OpTrace { op_index, tensor: usize::from(tensor), data });
+                observer(OpTrace {
+                    op_index,
+                    tensor: usize::from(tensor),
+                    data,
+                });
             }
         }
         Ok(outputs)
@@ -73,15 +88,22 @@ impl<'a> Model<'a> {
                     input_zero_point: i32::from(input.quant.zero_point),
                     window: c.window,
                     weights: bytemuck::must_cast_slice(c.weights.0),
-                    channels: ChannelParams { bias: c.bias.0, multipliers: c.requant.multipliers.0, shifts: c.requant.shifts.0 },
+                    channels: ChannelParams {
+                        bias: c.bias.0,
+                        multipliers: c.requant.multipliers.0,
+                        shifts: c.requant.shifts.0,
+                    },
                     output_stage: stage(output, c.clamp),
                 };
                 conv2d(&args, y, shape(output))
             }
             Op::ConcatConv1x1(c) => {
                 let (ta, tb, output) = (self.desc(c.input_a)?, self.desc(c.input_b)?, self.desc(c.output)?);
-                let ([a, b], y) =
-                    split_io(arena, self.range(c.output)?, [self.range(c.input_a)?, self.range(c.input_b)?])?;
+                let ([a, b], y) = split_io(
+                    arena,
+                    self.range(c.output)?,
+                    [self.range(c.input_a)?, self.range(c.input_b)?],
+                )?;
                 let args = ConcatConv1x1Args {
                     a,
                     a_channels: usize::from(ta.channels),
@@ -118,8 +140,11 @@ impl<'a> Model<'a> {
             Op::FullyConnected(f) => {
                 let (input, output) = (self.desc(f.input)?, self.desc(f.output)?);
                 let ([x], y) = split_io(arena, self.range(f.output)?, [self.range(f.input)?])?;
-                let params =
-                    ChannelParams { bias: f.bias.0, multipliers: f.requant.multipliers.0, shifts: f.requant.shifts.0 };
+                let params = ChannelParams {
+                    bias: f.bias.0,
+                    multipliers: f.requant.multipliers.0,
+                    shifts: f.requant.shifts.0,
+                };
                 fully_connected(
                     x,
                     i32::from(input.quant.zero_point),
@@ -144,7 +169,12 @@ impl<'a> Model<'a> {
                 for (dst, &src) in outputs.attribute_logits_q.iter_mut().zip(q) {
                     *dst = src;
                 }
-                attributes(q, input.quant, &mut outputs.attribute_probs, &mut outputs.attribute_flags);
+                attributes(
+                    q,
+                    input.quant,
+                    &mut outputs.attribute_probs,
+                    &mut outputs.attribute_flags,
+                );
                 Ok(())
             }
         }

@@ -179,7 +179,10 @@ pub fn ram_needed(model: &Model<'_>) -> usize {
 impl SimulatedDevice {
     /// An empty device.
     pub fn new(profile: DeviceProfile) -> Self {
-        SimulatedDevice { profile, flash: Vec::new() }
+        SimulatedDevice {
+            profile,
+            flash: Vec::new(),
+        }
     }
 
     /// The device profile.
@@ -191,7 +194,11 @@ impl SimulatedDevice {
     pub fn flash(&mut self, blob: &[u8]) -> Result<(), SimError> {
         let needed = blob.len() + self.profile.flash_reserved_bytes;
         if needed > self.profile.flash_bytes {
-            return Err(SimError::FlashTooSmall { device: self.profile.name, needed, available: self.profile.flash_bytes });
+            return Err(SimError::FlashTooSmall {
+                device: self.profile.name,
+                needed,
+                available: self.profile.flash_bytes,
+            });
         }
         Model::from_bytes(blob)?;
         self.flash = blob.to_vec();
@@ -204,7 +211,11 @@ impl SimulatedDevice {
         let ram_used = ram_needed(&model);
         let needed = ram_used + self.profile.ram_reserved_bytes;
         if needed > self.profile.ram_bytes {
-            return Err(SimError::RamTooSmall { device: self.profile.name, needed, available: self.profile.ram_bytes });
+            return Err(SimError::RamTooSmall {
+                device: self.profile.name,
+                needed,
+                available: self.profile.ram_bytes,
+            });
         }
         // The arena is exactly what the firmware would reserve: nothing more.
         let mut arena = std::vec![0u8; model.arena_bytes()];

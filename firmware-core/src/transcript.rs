@@ -9,8 +9,9 @@ use crate::outputs::{OpTrace, Outputs};
 
 /// FNV-1a, 32-bit, over the bytes of `data`.
 pub fn fnv1a32(data: &[i8]) -> u32 {
-    data.iter()
-        .fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b as u8)).wrapping_mul(0x0100_0193))
+    data.iter().fold(0x811C_9DC5u32, |h, &b| {
+        (h ^ u32::from(b as u8)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Writes transcript lines to a byte sink.
@@ -136,7 +137,11 @@ mod tests {
         let text = render(|t| {
             t.line("icount", 1234567890123);
             t.line("zero", 0);
-            t.op(&OpTrace { op_index: 12, tensor: 7, data: &data });
+            t.op(&OpTrace {
+                op_index: 12,
+                tensor: 7,
+                data: &data,
+            });
         });
         let want = std::format!("icount 1234567890123\nzero 0\nop 12 t7 n3 {:08x}\n", fnv1a32(&data));
         assert_eq!(text, want);

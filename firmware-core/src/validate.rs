@@ -24,7 +24,9 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 
 /// Checks the preamble and CRC; returns the payload.
 fn check_preamble(blob: &[u8]) -> Result<(Preamble, &[u8]), Error> {
-    let (pre, payload) = blob.split_at_checked(PREAMBLE_LEN).ok_or(Error::TooShort { len: blob.len() })?;
+    let (pre, payload) = blob
+        .split_at_checked(PREAMBLE_LEN)
+        .ok_or(Error::TooShort { len: blob.len() })?;
     if pre.get(0..4) != Some(&MAGIC[..]) {
         return Err(Error::BadMagic);
     }
@@ -41,13 +43,23 @@ fn check_preamble(blob: &[u8]) -> Result<(Preamble, &[u8]), Error> {
     let payload_len = u32_at(pre, 8).ok_or(Error::TooShort { len: blob.len() })?;
     let stored = u32_at(pre, 12).ok_or(Error::TooShort { len: blob.len() })?;
     if payload_len as usize != payload.len() {
-        return Err(Error::PayloadLength { declared: payload_len, actual: payload.len() });
+        return Err(Error::PayloadLength {
+            declared: payload_len,
+            actual: payload.len(),
+        });
     }
     let computed = crc32(payload);
     if computed != stored {
         return Err(Error::CrcMismatch { stored, computed });
     }
-    Ok((Preamble { version, payload_len, crc32: stored }, payload))
+    Ok((
+        Preamble {
+            version,
+            payload_len,
+            crc32: stored,
+        },
+        payload,
+    ))
 }
 
 /// Checks one tensor on its own: dimensions, scale, size, place in the arena.
@@ -116,7 +128,11 @@ fn check_requant(op: u16, r: &Requant<'_>, channels: u64) -> Result<(), Error> {
     if r.multipliers.0.len() as u64 != 4 * channels || r.shifts.0.len() as u64 != channels {
         return Err(Error::RequantLength { op });
     }
-    let bad_multiplier = r.multipliers.0.chunks_exact(4).any(|m| crate::kernels::params::le_i32(m) < 0);
+    let bad_multiplier = r
+        .multipliers
+        .0
+        .chunks_exact(4)
+        .any(|m| crate::kernels::params::le_i32(m) < 0);
     let bad_shift = r.shifts.0.iter().any(|&s| !(-31..=30).contains(&(s as i8)));
     if bad_multiplier || bad_shift {
         return Err(Error::InvalidRequant { op });
@@ -175,7 +191,9 @@ struct Walk<'m> {
 
 impl<'m> Walk<'m> {
     fn tensor(&self, op: u16, id: u16) -> Result<&'m TensorDesc, Error> {
-        self.tensors.get(usize::from(id)).ok_or(Error::UnknownTensor { op, tensor: id })
+        self.tensors
+            .get(usize::from(id))
+            .ok_or(Error::UnknownTensor { op, tensor: id })
     }
 
     fn read(&mut self, op: u16, id: u16) -> Result<&'m TensorDesc, Error> {
@@ -272,9 +290,16 @@ impl<'m> Walk<'m> {
                 let input = self.read(index, h.input)?;
                 let found = elements(input) as usize;
                 if found != 2 * LANDMARK_COUNT {
-                    return Err(Error::HeadSize { op: index, expected: 2 * LANDMARK_COUNT, found });
+                    return Err(Error::HeadSize {
+                        op: index,
+                        expected: 2 * LANDMARK_COUNT,
+                        found,
+                    });
                 }
-                if ![h.x_scale, h.x_offset, h.y_scale, h.y_offset].iter().all(|v| v.is_finite()) {
+                if ![h.x_scale, h.x_offset, h.y_scale, h.y_offset]
+                    .iter()
+                    .all(|v| v.is_finite())
+                {
                     return Err(Error::InvalidHead { op: index });
                 }
                 self.landmark_heads += 1;
@@ -283,7 +308,11 @@ impl<'m> Walk<'m> {
                 let input = self.read(index, h.input)?;
                 let found = elements(input) as usize;
                 if found != ATTRIBUTE_COUNT {
-                    return Err(Error::HeadSize { op: index, expected: ATTRIBUTE_COUNT, found });
+                    return Err(Error::HeadSize {
+                        op: index,
+                        expected: ATTRIBUTE_COUNT,
+                        found,
+                    });
                 }
                 self.attribute_heads += 1;
             }
@@ -296,15 +325,24 @@ impl<'m> Walk<'m> {
         let n = self.tensors.len();
         let range = |t: &TensorDesc| (u64::from(t.offset), u64::from(t.offset) + elements(t));
         for (i, ti) in self.tensors.iter().enumerate() {
-            let (di, li) = (self.def.get(i).copied().unwrap_or(0), self.last.get(i).copied().unwrap_or(0));
+            let (di, li) = (
+                self.def.get(i).copied().unwrap_or(0),
+                self.last.get(i).copied().unwrap_or(0),
+            );
             let (si, ei) = range(ti);
             for (j, tj) in self.tensors.iter().enumerate().take(n).skip(i + 1) {
-                let (dj, lj) = (self.def.get(j).copied().unwrap_or(0), self.last.get(j).copied().unwrap_or(0));
+                let (dj, lj) = (
+                    self.def.get(j).copied().unwrap_or(0),
+                    self.last.get(j).copied().unwrap_or(0),
+                );
                 let (sj, ej) = range(tj);
                 let live_together = di <= lj && dj <= li;
                 let share_bytes = si < ej && sj < ei;
                 if live_together && share_bytes {
-                    return Err(Error::OverlappingTensors { a: i as u16, b: j as u16 });
+                    return Err(Error::OverlappingTensors {
+                        a: i as u16,
+                        b: j as u16,
+                    });
                 }
             }
         }
@@ -315,12 +353,16 @@ impl<'m> Walk<'m> {
 /// Full validation behind [`Model::from_bytes`].
 pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
     let (_, payload) = check_preamble(blob)?;
-    let (header, mut rest) =
-        postcard::take_from_bytes::<Header<'_>>(payload).map_err(|_| Error::Decode { section: Section::Header })?;
+    let (header, mut rest) = postcard::take_from_bytes::<Header<'_>>(payload).map_err(|_| Error::Decode {
+        section: Section::Header,
+    })?;
     let tensor_total = usize::from(header.tensor_count) + 1;
     let op_total = usize::from(header.op_count);
     if tensor_total > MAX_TENSORS || op_total > MAX_OPS {
-        return Err(Error::TooManyEntries { tensors: tensor_total, ops: op_total });
+        return Err(Error::TooManyEntries {
+            tensors: tensor_total,
+            ops: op_total,
+        });
     }
     if usize::from(header.input.channels) != INPUT_CHANNELS {
         return Err(Error::InputShape);
@@ -331,8 +373,9 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
     let mut tensors: heapless::Vec<TensorDesc, MAX_TENSORS> = heapless::Vec::new();
     tensors.push(header.input).map_err(|_| Error::Internal)?;
     for id in 1..=header.tensor_count {
-        let (t, after) = postcard::take_from_bytes::<TensorDesc>(rest)
-            .map_err(|_| Error::Decode { section: Section::Tensor(id) })?;
+        let (t, after) = postcard::take_from_bytes::<TensorDesc>(rest).map_err(|_| Error::Decode {
+            section: Section::Tensor(id),
+        })?;
         rest = after;
         tensors.push(t).map_err(|_| Error::Internal)?;
     }
@@ -358,7 +401,9 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
         walk.macs = walk.macs.saturating_add(crate::model::op_macs(&op, &tensors));
     }
     if ops.remaining_bytes() != 0 {
-        return Err(Error::TrailingBytes { count: ops.remaining_bytes() });
+        return Err(Error::TrailingBytes {
+            count: ops.remaining_bytes(),
+        });
     }
     if let Some(id) = walk.def.iter().take(tensors.len()).position(|&d| d == UNWRITTEN) {
         return Err(Error::NeverWritten { tensor: id as u16 });
@@ -368,5 +413,11 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
     }
     walk.check_overlaps()?;
     let macs = walk.macs;
-    Ok(Model { header, tensors, ops: rest, macs, blob_len: blob.len() })
+    Ok(Model {
+        header,
+        tensors,
+        ops: rest,
+        macs,
+        blob_len: blob.len(),
+    })
 }

@@ -48,7 +48,11 @@ pub fn inspect(blob: &[u8]) -> Result<String> {
     writeln!(s, "tensors    {}", model.tensor_count())?;
     writeln!(s, "ops        {}", model.op_count())?;
     writeln!(s)?;
-    writeln!(s, "{:>3}  {:<15} {:>14} {:>16} {:>12}", "op", "kind", "inputs", "output (HxWxC)", "MACs")?;
+    writeln!(
+        s,
+        "{:>3}  {:<15} {:>14} {:>16} {:>12}",
+        "op", "kind", "inputs", "output (HxWxC)", "MACs"
+    )?;
     for (i, op) in model.ops().enumerate() {
         let op = op?;
         let (a, b) = op.inputs();
@@ -60,7 +64,12 @@ pub fn inspect(blob: &[u8]) -> Result<String> {
             Some((t, d)) => format!("t{t} {}x{}x{}", d.height, d.width, d.channels),
             None => "(outputs)".to_string(),
         };
-        writeln!(s, "{i:>3}  {:<15} {inputs:>14} {output:>16} {:>12}", op.name(), model.op_macs(&op))?;
+        writeln!(
+            s,
+            "{i:>3}  {:<15} {inputs:>14} {output:>16} {:>12}",
+            op.name(),
+            model.op_macs(&op)
+        )?;
     }
     Ok(s)
 }
@@ -97,7 +106,11 @@ pub fn simulate(blob: &[u8], device: &str, image: Option<&Path>) -> Result<Strin
     let mut s = String::new();
     writeln!(s, "device     {} ({})", profile.name, profile.description)?;
     writeln!(s, "flash      {} of {} bytes", r.flash_used, profile.flash_bytes)?;
-    writeln!(s, "RAM        {} of {} bytes (arena {})", r.ram_used, profile.ram_bytes, r.arena_bytes)?;
+    writeln!(
+        s,
+        "RAM        {} of {} bytes (arena {})",
+        r.ram_used, profile.ram_bytes, r.arena_bytes
+    )?;
     writeln!(s, "MACs       {}", r.macs)?;
     writeln!(
         s,
@@ -119,7 +132,11 @@ pub fn random_model(shape: &str, seed: u64, out: &Path) -> Result<String> {
     };
     let blob = random_smn_blob(&shape, seed)?;
     std::fs::write(out, &blob).with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(format!("wrote {} ({} bytes, random weights, seed {seed})\n", out.display(), blob.len()))
+    Ok(format!(
+        "wrote {} ({} bytes, random weights, seed {seed})\n",
+        out.display(),
+        blob.len()
+    ))
 }
 
 /// Counts ops by kind (for reports).

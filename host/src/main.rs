@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "smn", version, about = "Separation Multi-task Networks: from training to int8 on a microcontroller")]
+#[command(
+    name = "smn",
+    version,
+    about = "Separation Multi-task Networks: from training to int8 on a microcontroller"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

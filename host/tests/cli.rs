@@ -3,7 +3,11 @@ use std::process::Command;
 
 fn smn(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_smn")).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -16,12 +20,23 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 fn random_model_inspect_infer_simulate() {
     let dir = temp_dir("ok");
     let blob = dir.join("m.bin");
-    let (ok, out, err) = smn(&["random-model", "--shape", "micro", "--seed", "4", "--out", blob.to_str().unwrap()]);
+    let (ok, out, err) = smn(&[
+        "random-model",
+        "--shape",
+        "micro",
+        "--seed",
+        "4",
+        "--out",
+        blob.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(out.contains("random weights"));
     let (ok, out, err) = smn(&["inspect", blob.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert!(out.contains("ConcatConv1x1") && out.contains("LandmarkHead") && out.contains("arena"), "{out}");
+    assert!(
+        out.contains("ConcatConv1x1") && out.contains("LandmarkHead") && out.contains("arena"),
+        "{out}"
+    );
     let (ok, out, err) = smn(&["infer", blob.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(out.contains("left_eye") && out.contains("attributes on"), "{out}");

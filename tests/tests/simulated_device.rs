@@ -22,20 +22,37 @@ fn micro_model_fits_every_profile_and_matches_a_direct_run() {
         assert!(report.estimated_seconds > 0.0);
     }
     // Faster core, shorter estimate.
-    let m4 = { let mut d = SimulatedDevice::new(CORTEX_M4); d.flash(&blob).unwrap(); d.infer(&image).unwrap() };
-    let m7 = { let mut d = SimulatedDevice::new(CORTEX_M7); d.flash(&blob).unwrap(); d.infer(&image).unwrap() };
+    let m4 = {
+        let mut d = SimulatedDevice::new(CORTEX_M4);
+        d.flash(&blob).unwrap();
+        d.infer(&image).unwrap()
+    };
+    let m7 = {
+        let mut d = SimulatedDevice::new(CORTEX_M7);
+        d.flash(&blob).unwrap();
+        d.infer(&image).unwrap()
+    };
     assert!(m7.estimated_seconds < m4.estimated_seconds);
 }
 
 #[test]
 fn a_paper_sized_model_does_not_fit_a_cortex_m4() {
-    let shape = SmnShape { input_height: 128, input_width: 128, channels: vec![32, 64, 64, 64], hidden: 32 };
+    let shape = SmnShape {
+        input_height: 128,
+        input_width: 128,
+        channels: vec![32, 64, 64, 64],
+        hidden: 32,
+    };
     let blob = random_smn_blob(&shape, 1).unwrap();
     let image = synthetic_test_image(128, 128, 1);
     let mut m4 = SimulatedDevice::new(CORTEX_M4);
     match m4.flash(&blob) {
         Ok(()) => match m4.infer(&image) {
-            Err(SimError::RamTooSmall { device, needed, available }) => {
+            Err(SimError::RamTooSmall {
+                device,
+                needed,
+                available,
+            }) => {
                 assert_eq!(device, "cortex-m4");
                 assert!(needed > available);
             }
@@ -52,11 +69,25 @@ fn a_paper_sized_model_does_not_fit_a_cortex_m4() {
 #[test]
 fn flash_budget_is_enforced_and_profiles_are_found_by_name() {
     // A huge hidden layer makes the blob larger than 1 MiB.
-    let shape = SmnShape { input_height: 32, input_width: 32, channels: vec![64], hidden: 128 };
+    let shape = SmnShape {
+        input_height: 32,
+        input_width: 32,
+        channels: vec![64],
+        hidden: 128,
+    };
     let blob = random_smn_blob(&shape, 2).unwrap();
     assert!(blob.len() > 1024 * 1024, "{}", blob.len());
     let err = SimulatedDevice::new(CORTEX_M4).flash(&blob).unwrap_err();
-    assert!(matches!(err, SimError::FlashTooSmall { device: "cortex-m4", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SimError::FlashTooSmall {
+                device: "cortex-m4",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("flash"));
     assert_eq!(profile("CORTEX-M7"), Some(CORTEX_M7));
     assert_eq!(profile("esp32-s3"), Some(ESP32_S3));
@@ -69,5 +100,8 @@ fn corrupt_blob_is_refused_at_flash_time() {
     let last = blob.len() - 1;
     blob[last] ^= 0x55;
     let err = SimulatedDevice::new(CORTEX_M4).flash(&blob).unwrap_err();
-    assert!(matches!(err, SimError::Model(smn_firmware_core::Error::CrcMismatch { .. })), "{err}");
+    assert!(
+        matches!(err, SimError::Model(smn_firmware_core::Error::CrcMismatch { .. })),
+        "{err}"
+    );
 }

@@ -29,7 +29,10 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::UnknownTensor(t) => write!(f, "unknown tensor id {t}"),
             BuildError::Shape(msg) => write!(f, "inconsistent layer: {msg}"),
-            BuildError::Scale(s) => write!(f, "requantisation scale {s} cannot be represented (must be finite, ≥ 0, < 2^30)"),
+            BuildError::Scale(s) => write!(
+                f,
+                "requantisation scale {s} cannot be represented (must be finite, ≥ 0, < 2^30)"
+            ),
             BuildError::TooManyTensors => write!(f, "too many tensors"),
             BuildError::TooManyOps => write!(f, "too many ops"),
             BuildError::TooLarge => write!(f, "arena or payload larger than 4 GiB"),

@@ -89,12 +89,12 @@ struct RequantBytes {
 }
 
 impl RequantBytes {
-    /// Multipliers for `real_scale(c)` per channel.
-    fn new(channels: usize, real_scale: impl Fn(usize) -> f64) -> Result<Self, BuildError> {
-        let mut multipliers = Vec::with_capacity(4 * channels);
-        let mut shifts = Vec::with_capacity(channels);
-        for c in 0..channels {
-            let (m, s) = quantize_multiplier(real_scale(c))?;
+    /// Multipliers for `s_in · s_w[c] / s_out` per channel `c`.
+    fn new(s_in: f32, weight_scales: &[f32], s_out: f32) -> Result<Self, BuildError> {
+        let mut multipliers = Vec::with_capacity(4 * weight_scales.len());
+        let mut shifts = Vec::with_capacity(weight_scales.len());
+        for &s_w in weight_scales {
+            let (m, s) = quantize_multiplier(f64::from(s_in) * f64::from(s_w) / f64::from(s_out))?;
             multipliers.extend_from_slice(&m.to_le_bytes());
             shifts.push(s as u8);
         }
@@ -102,7 +102,10 @@ impl RequantBytes {
     }
 
     fn view(&self) -> Requant<'_> {
-        Requant { multipliers: Bytes(&self.multipliers), shifts: Bytes(&self.shifts) }
+        Requant {
+            multipliers: Bytes(&self.multipliers),
+            shifts: Bytes(&self.shifts),
+        }
     }
 }
 
@@ -116,7 +119,12 @@ impl GraphBuilder {
             quant: input.quant,
             offset: 0,
         };
-        GraphBuilder { input, tensors: alloc::vec![desc], ops: Vec::new(), uses: Vec::new() }
+        GraphBuilder {
+            input,
+            tensors: alloc::vec![desc],
+            ops: Vec::new(),
+            uses: Vec::new(),
+        }
     }
 
     /// The input tensor.
@@ -126,7 +134,9 @@ impl GraphBuilder {
 
     /// Shape and quantisation of `id`.
     pub fn tensor(&self, id: TensorId) -> Result<&TensorDesc, BuildError> {
-        self.tensors.get(usize::from(id.0)).ok_or(BuildError::UnknownTensor(id.0))
+        self.tensors
+            .get(usize::from(id.0))
+            .ok_or(BuildError::UnknownTensor(id.0))
     }
 
     fn add_tensor(&mut self, height: u64, width: u64, channels: u64, quant: Quant) -> Result<TensorId, BuildError> {
@@ -135,7 +145,13 @@ impl GraphBuilder {
             return Err(BuildError::Shape("tensor dimensions must be in 1..=65535".into()));
         };
         let id = u16::try_from(self.tensors.len()).map_err(|_| BuildError::TooManyTensors)?;
-        self.tensors.push(TensorDesc { height, width, channels, quant, offset: 0 });
+        self.tensors.push(TensorDesc {
+            height,
+            width,
+            channels,
+            quant,
+            offset: 0,
+        });
         Ok(TensorId(id))
     }
 
@@ -162,7 +178,10 @@ impl GraphBuilder {
             axis(t.width, w.kernel_w, w.stride_w, w.pad_left, w.pad_right),
         ) {
             (Some(h), Some(wd)) => Ok((h, wd)),
-            _ => Err(BuildError::Shape(alloc::format!("window {w:?} does not fit tensor {}", input.0))),
+            _ => Err(BuildError::Shape(alloc::format!(
+                "window {w:?} does not fit tensor {}",
+                input.0
+            ))),
         }
     }
 
@@ -186,13 +205,20 @@ impl GraphBuilder {
     }
 
     /// 2-D convolution (weights OHWI: `out × kh × kw × in_c`).
-    pub fn conv2d(&mut self, input: TensorId, window: Window, weights: &Weights, out: OutputSpec) -> Result<TensorId, BuildError> {
+    pub fn conv2d(
+        &mut self,
+        input: TensorId,
+        window: Window,
+        weights: &Weights,
+        out: OutputSpec,
+    ) -> Result<TensorId, BuildError> {
         let t_in = *self.tensor(input)?;
-        Self::check_weights(weights, usize::from(window.kernel_h) * usize::from(window.kernel_w) * usize::from(t_in.channels))?;
+        Self::check_weights(
+            weights,
+            usize::from(window.kernel_h) * usize::from(window.kernel_w) * usize::from(t_in.channels),
+        )?;
         let (h, w) = self.window_output(input, &window)?;
-        let requant = RequantBytes::new(weights.scales.len(), |c| {
-            f64::from(t_in.quant.scale) * f64::from(weights.scales[c]) / f64::from(out.quant.scale)
-        })?;
+        let requant = RequantBytes::new(t_in.quant.scale, &weights.scales, out.quant.scale)?;
         let output = self.add_tensor(h, w, u64::from(weights.out_channels), out.quant)?;
         let bias = le_words(weights.bias.iter().copied());
         let op = Op::Conv2d(Conv2d {
@@ -209,18 +235,30 @@ impl GraphBuilder {
     }
 
     /// Fused `concat(a, b)` + 1×1 convolution (weights `out × (c_a + c_b)`, `a` first).
-    pub fn concat_conv1x1(&mut self, a: TensorId, b: TensorId, weights: &Weights, out: OutputSpec) -> Result<TensorId, BuildError> {
+    pub fn concat_conv1x1(
+        &mut self,
+        a: TensorId,
+        b: TensorId,
+        weights: &Weights,
+        out: OutputSpec,
+    ) -> Result<TensorId, BuildError> {
         let (ta, tb) = (*self.tensor(a)?, *self.tensor(b)?);
         if (ta.height, ta.width) != (tb.height, tb.width) {
-            return Err(BuildError::Shape(alloc::format!("concat of tensors {} and {}: different height/width", a.0, b.0)));
+            return Err(BuildError::Shape(alloc::format!(
+                "concat of tensors {} and {}: different height/width",
+                a.0,
+                b.0
+            )));
         }
         Self::check_weights(weights, usize::from(ta.channels) + usize::from(tb.channels))?;
-        let ratio = |s_in: f32| {
-            move |c: usize| f64::from(s_in) * f64::from(weights.scales[c]) / f64::from(out.quant.scale)
-        };
-        let requant_a = RequantBytes::new(weights.scales.len(), ratio(ta.quant.scale))?;
-        let requant_b = RequantBytes::new(weights.scales.len(), ratio(tb.quant.scale))?;
-        let output = self.add_tensor(u64::from(ta.height), u64::from(ta.width), u64::from(weights.out_channels), out.quant)?;
+        let requant_a = RequantBytes::new(ta.quant.scale, &weights.scales, out.quant.scale)?;
+        let requant_b = RequantBytes::new(tb.quant.scale, &weights.scales, out.quant.scale)?;
+        let output = self.add_tensor(
+            u64::from(ta.height),
+            u64::from(ta.width),
+            u64::from(weights.out_channels),
+            out.quant,
+        )?;
         let bias = le_words(weights.bias.iter().copied());
         let op = Op::ConcatConv1x1(ConcatConv1x1 {
             input_a: a.0,
@@ -240,7 +278,11 @@ impl GraphBuilder {
         let t = *self.tensor(input)?;
         let (h, w) = self.window_output(input, &window)?;
         let output = self.add_tensor(h, w, u64::from(t.channels), t.quant)?;
-        let pool = Pool2d { input: input.0, output: output.0, window };
+        let pool = Pool2d {
+            input: input.0,
+            output: output.0,
+            window,
+        };
         self.push_op(&if max { Op::MaxPool2d(pool) } else { Op::AvgPool2d(pool) })?;
         Ok(output)
     }
@@ -259,18 +301,24 @@ impl GraphBuilder {
     pub fn global_avg_pool(&mut self, input: TensorId) -> Result<TensorId, BuildError> {
         let t = *self.tensor(input)?;
         let output = self.add_tensor(1, 1, u64::from(t.channels), t.quant)?;
-        self.push_op(&Op::GlobalAvgPool(GlobalAvgPool { input: input.0, output: output.0 }))?;
+        self.push_op(&Op::GlobalAvgPool(GlobalAvgPool {
+            input: input.0,
+            output: output.0,
+        }))?;
         Ok(output)
     }
 
     /// Fully connected layer over the flattened input (weights `out × in_len`).
-    pub fn fully_connected(&mut self, input: TensorId, weights: &Weights, out: OutputSpec) -> Result<TensorId, BuildError> {
+    pub fn fully_connected(
+        &mut self,
+        input: TensorId,
+        weights: &Weights,
+        out: OutputSpec,
+    ) -> Result<TensorId, BuildError> {
         let t = *self.tensor(input)?;
         let n_in = usize::from(t.height) * usize::from(t.width) * usize::from(t.channels);
         Self::check_weights(weights, n_in)?;
-        let requant = RequantBytes::new(weights.scales.len(), |c| {
-            f64::from(t.quant.scale) * f64::from(weights.scales[c]) / f64::from(out.quant.scale)
-        })?;
+        let requant = RequantBytes::new(t.quant.scale, &weights.scales, out.quant.scale)?;
         let output = self.add_tensor(1, 1, u64::from(weights.out_channels), out.quant)?;
         let bias = le_words(weights.bias.iter().copied());
         let op = Op::FullyConnected(FullyConnected {
@@ -303,7 +351,10 @@ impl GraphBuilder {
         for (i, (inputs, output)) in self.uses.iter().enumerate() {
             let time = i as u32 + 1;
             if let Some(l) = output.and_then(|o| life.get_mut(usize::from(o))) {
-                *l = Lifetime { first: time, last: time };
+                *l = Lifetime {
+                    first: time,
+                    last: time,
+                };
             }
             for &input in inputs {
                 if let Some(l) = life.get_mut(usize::from(input)) {

@@ -36,43 +36,66 @@ pub struct ArenaPlan {
 
 const ALIGN: usize = 4;
 
-/// Places tensors of `sizes` with `lifetimes` (same length) in one arena.
+#[derive(Clone, Copy)]
+struct Item {
+    index: usize,
+    size: usize,
+    life: Lifetime,
+    offset: usize,
+}
+
+/// Places tensors of `sizes` with `lifetimes` (pairs beyond the shorter list are ignored).
 pub fn plan_arena(sizes: &[usize], lifetimes: &[Lifetime]) -> ArenaPlan {
-    let n = sizes.len().min(lifetimes.len());
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
-    let mut offsets = alloc::vec![0usize; n];
-    let mut placed: Vec<usize> = Vec::with_capacity(n);
-    for &t in &order {
+    let mut items: Vec<Item> = sizes
+        .iter()
+        .zip(lifetimes)
+        .enumerate()
+        .map(|(index, (&size, &life))| Item {
+            index,
+            size,
+            life,
+            offset: 0,
+        })
+        .collect();
+    items.sort_by(|a, b| b.size.cmp(&a.size).then(a.index.cmp(&b.index)));
+    let mut placed: Vec<Item> = Vec::with_capacity(items.len());
+    for mut item in items {
         let mut conflicts: Vec<(usize, usize)> = placed
             .iter()
-            .filter(|&&p| lifetimes[p].intersects(&lifetimes[t]))
-            .map(|&p| (offsets[p], offsets[p] + sizes[p]))
+            .filter(|p| p.life.intersects(&item.life))
+            .map(|p| (p.offset, p.offset + p.size))
             .collect();
         conflicts.sort_unstable();
         let mut candidate = 0usize;
-        for &(start, end) in &conflicts {
-            if candidate + sizes[t] <= start {
+        for (start, end) in conflicts {
+            if candidate + item.size <= start {
                 break;
             }
             candidate = candidate.max(end.div_ceil(ALIGN) * ALIGN);
         }
-        offsets[t] = candidate;
-        placed.push(t);
+        item.offset = candidate;
+        placed.push(item);
     }
-    let total = (0..n).map(|t| offsets[t] + sizes[t]).max().unwrap_or(0);
-    let naive = sizes.iter().take(n).sum();
-    let horizon = lifetimes.iter().take(n).map(|l| l.last).max().unwrap_or(0);
+    placed.sort_by_key(|p| p.index);
+    let total = placed.iter().map(|p| p.offset + p.size).max().unwrap_or(0);
+    let naive = placed.iter().map(|p| p.size).sum();
+    let horizon = placed.iter().map(|p| p.life.last).max().unwrap_or(0);
     let peak_live = (0..=horizon)
         .map(|time| {
-            (0..n)
-                .filter(|&t| lifetimes[t].first <= time && time <= lifetimes[t].last)
-                .map(|t| sizes[t])
+            placed
+                .iter()
+                .filter(|p| p.life.first <= time && time <= p.life.last)
+                .map(|p| p.size)
                 .sum::<usize>()
         })
         .max()
         .unwrap_or(0);
-    ArenaPlan { offsets, total, naive, peak_live }
+    ArenaPlan {
+        offsets: placed.iter().map(|p| p.offset).collect(),
+        total,
+        naive,
+        peak_live,
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +112,10 @@ mod tests {
             let lifetimes: Vec<Lifetime> = (0..n)
                 .map(|_| {
                     let first = rng.range(0, 20) as u32;
-                    Lifetime { first, last: first + rng.range(0, 6) as u32 }
+                    Lifetime {
+                        first,
+                        last: first + rng.range(0, 6) as u32,
+                    }
                 })
                 .collect();
             let plan = plan_arena(&sizes, &lifetimes);

@@ -26,7 +26,10 @@ pub fn activation_clamp(activation: Activation, quant: Quant) -> Clamp {
             (zp, (f64::from(zp) + six).min(127.0) as i32)
         }
     };
-    Clamp { min: lo.clamp(-128, 127) as i8, max: hi.clamp(-128, 127) as i8 }
+    Clamp {
+        min: lo.clamp(-128, 127) as i8,
+        max: hi.clamp(-128, 127) as i8,
+    }
 }
 
 /// Splits a real multiplier into a Q31 value in `[2^30, 2^31)` and a shift,
@@ -68,9 +71,9 @@ pub fn quantize_multiplier(real: f64) -> Result<(i32, i8), BuildError> {
 /// rounding half away from zero in `f64`.
 pub fn input_lut(mean: [f32; 3], std: [f32; 3], quant: Quant) -> Vec<u8> {
     let mut lut = Vec::with_capacity(INPUT_LUT_LEN);
-    for c in 0..3 {
+    for (m, sd) in mean.into_iter().zip(std) {
         for pixel in 0..256 {
-            let real = (f64::from(pixel) - f64::from(mean[c])) / f64::from(std[c]);
+            let real = (f64::from(pixel) - f64::from(m)) / f64::from(sd);
             let q = (real / f64::from(quant.scale)).round() + f64::from(quant.zero_point);
             lut.push(q.clamp(-128.0, 127.0) as i8 as u8);
         }
@@ -102,7 +105,10 @@ mod tests {
 
     #[test]
     fn relu_clamps_at_the_zero_point() {
-        let q = Quant { scale: 0.05, zero_point: -100 };
+        let q = Quant {
+            scale: 0.05,
+            zero_point: -100,
+        };
         assert_eq!(activation_clamp(Activation::Relu, q), Clamp { min: -100, max: 127 });
         assert_eq!(activation_clamp(Activation::Relu6, q), Clamp { min: -100, max: 20 });
         assert_eq!(activation_clamp(Activation::None, q), Clamp { min: -128, max: 127 });
@@ -110,7 +116,14 @@ mod tests {
 
     #[test]
     fn input_lut_normalises_and_rounds() {
-        let lut = input_lut([127.5; 3], [127.5; 3], Quant { scale: 1.0 / 127.0, zero_point: 0 });
+        let lut = input_lut(
+            [127.5; 3],
+            [127.5; 3],
+            Quant {
+                scale: 1.0 / 127.0,
+                zero_point: 0,
+            },
+        );
         assert_eq!(lut.len(), 768);
         assert_eq!(lut[0] as i8, -127);
         assert_eq!(lut[255] as i8, 127);

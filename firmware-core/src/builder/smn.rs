@@ -31,19 +31,45 @@ pub struct SmnShape {
 impl SmnShape {
     /// Cortex-M4-sized: 64×64 input, 4 levels (16-32-32-64), hidden 64.
     pub fn micro() -> Self {
-        SmnShape { input_height: 64, input_width: 64, channels: alloc::vec![16, 32, 32, 64], hidden: 64 }
+        SmnShape {
+            input_height: 64,
+            input_width: 64,
+            channels: alloc::vec![16, 32, 32, 64],
+            hidden: 64,
+        }
     }
 
     /// Very small, for fast tests: 16×16 input, 2 levels (4-8), hidden 8.
     pub fn tiny() -> Self {
-        SmnShape { input_height: 16, input_width: 16, channels: alloc::vec![4, 8], hidden: 8 }
+        SmnShape {
+            input_height: 16,
+            input_width: 16,
+            channels: alloc::vec![4, 8],
+            hidden: 8,
+        }
     }
 }
 
-const CONV3: Window =
-    Window { kernel_h: 3, kernel_w: 3, stride_h: 1, stride_w: 1, pad_top: 1, pad_bottom: 1, pad_left: 1, pad_right: 1 };
-const POOL2: Window =
-    Window { kernel_h: 2, kernel_w: 2, stride_h: 2, stride_w: 2, pad_top: 0, pad_bottom: 0, pad_left: 0, pad_right: 0 };
+const CONV3: Window = Window {
+    kernel_h: 3,
+    kernel_w: 3,
+    stride_h: 1,
+    stride_w: 1,
+    pad_top: 1,
+    pad_bottom: 1,
+    pad_left: 1,
+    pad_right: 1,
+};
+const POOL2: Window = Window {
+    kernel_h: 2,
+    kernel_w: 2,
+    stride_h: 2,
+    stride_w: 2,
+    pad_top: 0,
+    pad_bottom: 0,
+    pad_left: 0,
+    pad_right: 0,
+};
 
 /// Draws layers with He-like weight ranges and activation scales that keep
 /// values spread over the int8 range.
@@ -57,7 +83,9 @@ impl Layers<'_> {
         let values: Vec<i8> = (0..n).map(|_| self.rng.range(-127, 127) as i8).collect();
         // real weights ~ U(−r, r), r = sqrt(6 / fan_in), spread over ±127 per channel
         let range = (6.0 / fan_in as f64).sqrt();
-        let scales: Vec<f32> = (0..out).map(|_| (range * (0.8 + 0.4 * self.rng.unit()) / 127.0) as f32).collect();
+        let scales: Vec<f32> = (0..out)
+            .map(|_| (range * (0.8 + 0.4 * self.rng.unit()) / 127.0) as f32)
+            .collect();
         let bias = scales
             .iter()
             .map(|&sw| {
@@ -65,13 +93,24 @@ impl Layers<'_> {
                 (real / (f64::from(s_in) * f64::from(sw))).round() as i32
             })
             .collect();
-        Weights { out_channels: out, values, scales, bias }
+        Weights {
+            out_channels: out,
+            values,
+            scales,
+            bias,
+        }
     }
 
     /// ReLU output: real range [0, ~4·std] of the previous layer.
     fn relu_out(&mut self, s_in: f32) -> OutputSpec {
         let scale = s_in * (0.7 + 0.3 * self.rng.unit() as f32);
-        OutputSpec { quant: Quant { scale, zero_point: -128 }, activation: Activation::Relu }
+        OutputSpec {
+            quant: Quant {
+                scale,
+                zero_point: -128,
+            },
+            activation: Activation::Relu,
+        }
     }
 }
 
@@ -85,12 +124,23 @@ fn conv_pool(g: &mut GraphBuilder, l: &mut Layers<'_>, x: TensorId, out: u16) ->
 
 fn fuse(g: &mut GraphBuilder, l: &mut Layers<'_>, own: TensorId, shared: TensorId) -> Result<TensorId, BuildError> {
     let (a, b) = (*g.tensor(own)?, *g.tensor(shared)?);
-    let w = l.weights(a.channels, usize::from(a.channels) + usize::from(b.channels), a.quant.scale);
+    let w = l.weights(
+        a.channels,
+        usize::from(a.channels) + usize::from(b.channels),
+        a.quant.scale,
+    );
     let spec = l.relu_out(a.quant.scale.max(b.quant.scale));
     g.concat_conv1x1(own, shared, &w, spec)
 }
 
-fn head(g: &mut GraphBuilder, l: &mut Layers<'_>, x: TensorId, hidden: u16, outputs: u16, out: Quant) -> Result<TensorId, BuildError> {
+fn head(
+    g: &mut GraphBuilder,
+    l: &mut Layers<'_>,
+    x: TensorId,
+    hidden: u16,
+    outputs: u16,
+    out: Quant,
+) -> Result<TensorId, BuildError> {
     let t = *g.tensor(x)?;
     let n_in = usize::from(t.height) * usize::from(t.width) * usize::from(t.channels);
     let w1 = l.weights(hidden, n_in, t.quant.scale);
@@ -98,7 +148,14 @@ fn head(g: &mut GraphBuilder, l: &mut Layers<'_>, x: TensorId, hidden: u16, outp
     let h = g.fully_connected(x, &w1, spec1)?;
     let th = *g.tensor(h)?;
     let w2 = l.weights(outputs, usize::from(hidden), th.quant.scale);
-    g.fully_connected(h, &w2, OutputSpec { quant: out, activation: Activation::None })
+    g.fully_connected(
+        h,
+        &w2,
+        OutputSpec {
+            quant: out,
+            activation: Activation::None,
+        },
+    )
 }
 
 /// A complete SMN graph with random weights; deterministic for a `seed`.
@@ -113,7 +170,10 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
         width: shape.input_width,
         mean: [127.5; 3],
         std: [127.5; 3],
-        quant: Quant { scale: 1.0 / 127.0, zero_point: 0 },
+        quant: Quant {
+            scale: 1.0 / 127.0,
+            zero_point: 0,
+        },
     };
     let mut g = GraphBuilder::new(input);
     let x = g.input();
@@ -124,23 +184,54 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
         shared.push(s);
     }
     let task_outputs = [
-        (2 * LANDMARK_COUNT as u16, Quant { scale: 1.0 / 255.0, zero_point: -128 }),
-        (ATTRIBUTE_COUNT as u16, Quant { scale: 0.05, zero_point: 0 }),
+        (
+            2 * LANDMARK_COUNT as u16,
+            Quant {
+                scale: 1.0 / 255.0,
+                zero_point: -128,
+            },
+        ),
+        (
+            ATTRIBUTE_COUNT as u16,
+            Quant {
+                scale: 0.05,
+                zero_point: 0,
+            },
+        ),
     ];
     let mut heads = Vec::new();
     for (outputs, out_quant) in task_outputs {
-        let mut b = conv_pool(&mut g, &mut l, x, shape.channels[0])?;
-        for (level, &c) in shape.channels.iter().enumerate().skip(1) {
-            let fused = fuse(&mut g, &mut l, b, shared[level - 1])?;
-            b = conv_pool(&mut g, &mut l, fused, c)?;
+        // Level 1 sees the input; level l ≥ 2 sees concat(own l−1, shared l−1).
+        let mut own: Option<TensorId> = None;
+        let previous_shared = core::iter::once(None).chain(shared.iter().copied().map(Some));
+        for (&c, prev_shared) in shape.channels.iter().zip(previous_shared) {
+            let x_l = match (own, prev_shared) {
+                (Some(prev), Some(s)) => fuse(&mut g, &mut l, prev, s)?,
+                _ => x,
+            };
+            own = Some(conv_pool(&mut g, &mut l, x_l, c)?);
         }
-        let last_shared = *shared.last().ok_or(BuildError::UnknownTensor(0))?;
-        let fused = fuse(&mut g, &mut l, b, last_shared)?;
+        let (Some(own), Some(&last_shared)) = (own, shared.last()) else {
+            return Err(BuildError::Shape("an SMN needs at least one conv level".into()));
+        };
+        let fused = fuse(&mut g, &mut l, own, last_shared)?;
         heads.push(head(&mut g, &mut l, fused, shape.hidden, outputs, out_quant)?);
     }
+    let [landmarks, attributes] = heads[..] else {
+        return Err(BuildError::Shape("expected two task heads".into()));
+    };
     let (w, h) = (f32::from(shape.input_width), f32::from(shape.input_height));
-    g.landmark_head(heads[0], LandmarkHead { input: 0, x_scale: w, x_offset: 0.0, y_scale: h, y_offset: 0.0 })?;
-    g.attribute_head(heads[1])?;
+    g.landmark_head(
+        landmarks,
+        LandmarkHead {
+            input: 0,
+            x_scale: w,
+            x_offset: 0.0,
+            y_scale: h,
+            y_offset: 0.0,
+        },
+    )?;
+    g.attribute_head(attributes)?;
     g.finish()
 }
 

@@ -30,7 +30,10 @@ mod tests {
 
     #[test]
     fn probabilities_follow_the_logistic_function() {
-        let quant = Quant { scale: 0.1, zero_point: 3 };
+        let quant = Quant {
+            scale: 0.1,
+            zero_point: 3,
+        };
         let q: std::vec::Vec<i8> = (0..40).map(|i| (i as i32 * 6 - 120) as i8).collect();
         let (mut p, mut f) = ([0f32; 40], [false; 40]);
         attributes(&q, quant, &mut p, &mut f);

@@ -16,7 +16,11 @@ pub fn rounded_mean(sum: i32, count: i32) -> i32 {
         return 0;
     }
     let half = count / 2;
-    let nudged = if sum >= 0 { sum.saturating_add(half) } else { sum.saturating_sub(half) };
+    let nudged = if sum >= 0 {
+        sum.saturating_add(half)
+    } else {
+        sum.saturating_sub(half)
+    };
     nudged / count
 }
 
@@ -58,7 +62,13 @@ pub fn average_region(input: &[i8], input_shape: Shape, region: Region, out_px: 
 }
 
 /// Runs average pooling.
-pub fn avg_pool(input: &[i8], input_shape: Shape, window: Window, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
+pub fn avg_pool(
+    input: &[i8],
+    input_shape: Shape,
+    window: Window,
+    output: &mut [i8],
+    output_shape: Shape,
+) -> Result<(), Error> {
     let c = input_shape.channels;
     let row_len = output_shape.width * c;
     if c == 0 || row_len == 0 {
@@ -66,11 +76,27 @@ pub fn avg_pool(input: &[i8], input_shape: Shape, window: Window, output: &mut [
     }
     let (kh, kw) = (usize::from(window.kernel_h), usize::from(window.kernel_w));
     for (oy, out_row) in output.chunks_exact_mut(row_len).enumerate() {
-        let (ky_lo, ky_hi, row) = valid_taps(oy, usize::from(window.stride_h), usize::from(window.pad_top), kh, input_shape.height);
+        let (ky_lo, ky_hi, row) = valid_taps(
+            oy,
+            usize::from(window.stride_h),
+            usize::from(window.pad_top),
+            kh,
+            input_shape.height,
+        );
         for (ox, out_px) in out_row.chunks_exact_mut(c).enumerate() {
-            let (kx_lo, kx_hi, col) =
-                valid_taps(ox, usize::from(window.stride_w), usize::from(window.pad_left), kw, input_shape.width);
-            let region = Region { row, rows: ky_hi - ky_lo, col, cols: kx_hi - kx_lo };
+            let (kx_lo, kx_hi, col) = valid_taps(
+                ox,
+                usize::from(window.stride_w),
+                usize::from(window.pad_left),
+                kw,
+                input_shape.width,
+            );
+            let region = Region {
+                row,
+                rows: ky_hi - ky_lo,
+                col,
+                cols: kx_hi - kx_lo,
+            };
             average_region(input, input_shape, region, out_px)?;
         }
     }
@@ -111,9 +137,14 @@ mod tests {
                 pad_left: rng.below(kw as u64) as u8,
                 pad_right: rng.below(kw as u64) as u8,
             };
-            let ins = Shape { height: rng.range(kh as i64, 10) as usize, width: rng.range(kw as i64, 10) as usize, channels: rng.range(1, 70) as usize };
+            let ins = Shape {
+                height: rng.range(kh as i64, 10) as usize,
+                width: rng.range(kw as i64, 10) as usize,
+                channels: rng.range(1, 70) as usize,
+            };
             let outs = Shape {
-                height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize + 1,
+                height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize
+                    + 1,
                 width: (ins.width + (win.pad_left + win.pad_right) as usize - kw as usize) / win.stride_w as usize + 1,
                 channels: ins.channels,
             };
@@ -133,7 +164,11 @@ mod tests {
                                 }
                             }
                         }
-                        assert_eq!(out[(oy * outs.width + ox) * ins.channels + ch], mean_ref(&vals), "case {case}");
+                        assert_eq!(
+                            out[(oy * outs.width + ox) * ins.channels + ch],
+                            mean_ref(&vals),
+                            "case {case}"
+                        );
                     }
                 }
             }

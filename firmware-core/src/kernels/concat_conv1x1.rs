@@ -80,13 +80,21 @@ mod tests {
         let mut rng = Rng::new(31);
         for case in 0..500 {
             let pixels = rng.range(1, 40) as usize;
-            let (ca, cb, co) = (rng.range(1, 20) as usize, rng.range(1, 20) as usize, rng.range(1, 20) as usize);
+            let (ca, cb, co) = (
+                rng.range(1, 20) as usize,
+                rng.range(1, 20) as usize,
+                rng.range(1, 20) as usize,
+            );
             let a = rng.vec_i8(pixels * ca, Rng::activation);
             let b = rng.vec_i8(pixels * cb, Rng::activation);
             let w = rng.vec_i8(co * (ca + cb), Rng::weight);
             let pa = random_params(&mut rng, co, 1 << 16);
             let pb = random_params(&mut rng, co, 0);
-            let (zpa, zpb, zpo) = (rng.activation() as i64, rng.activation() as i64, rng.activation() as i64);
+            let (zpa, zpb, zpo) = (
+                rng.activation() as i64,
+                rng.activation() as i64,
+                rng.activation() as i64,
+            );
             let (lo, hi) = if case % 2 == 0 { (zpo, 127) } else { (-128, 127) };
             let args = ConcatConv1x1Args {
                 a: &a,
@@ -96,10 +104,18 @@ mod tests {
                 b_channels: cb,
                 b_zero_point: zpb as i32,
                 weights: &w,
-                channels_a: ChannelParams { bias: &pa.bias, multipliers: &pa.mult, shifts: &pa.shift },
+                channels_a: ChannelParams {
+                    bias: &pa.bias,
+                    multipliers: &pa.mult,
+                    shifts: &pa.shift,
+                },
                 multipliers_b: &pb.mult,
                 shifts_b: &pb.shift,
-                output_stage: OutputStage { zero_point: zpo as i32, min: lo as i32, max: hi as i32 },
+                output_stage: OutputStage {
+                    zero_point: zpo as i32,
+                    min: lo as i32,
+                    max: hi as i32,
+                },
             };
             let mut out = std::vec![0i8; pixels * co];
             concat_conv1x1(&args, &mut out, co).unwrap();
@@ -117,7 +133,11 @@ mod tests {
                     let (mut acc_a, mut acc_b) = (bias as i64, 0i64);
                     for (i, &(v, from_a)) in concat.iter().enumerate() {
                         let t = v * w[oc * (ca + cb) + i] as i64;
-                        if from_a { acc_a += t } else { acc_b += t }
+                        if from_a {
+                            acc_a += t
+                        } else {
+                            acc_b += t
+                        }
                     }
                     let y = requant_ref(acc_a, ma, sa) + requant_ref(acc_b, mb, sb) + zpo;
                     want.push(y.clamp(lo, hi) as i8);

@@ -33,7 +33,13 @@ pub struct Conv2dArgs<'a> {
 
 /// Valid kernel taps `lo..hi` along one axis for an output at `out_index`.
 #[inline(always)]
-pub(crate) fn valid_taps(out_index: usize, stride: usize, pad_before: usize, kernel: usize, input_len: usize) -> (usize, usize, usize) {
+pub(crate) fn valid_taps(
+    out_index: usize,
+    stride: usize,
+    pad_before: usize,
+    kernel: usize,
+    input_len: usize,
+) -> (usize, usize, usize) {
     // Input coordinate of kernel tap 0 is `out_index·stride − pad_before`.
     let start = out_index * stride;
     let lo = pad_before.saturating_sub(start);
@@ -44,7 +50,11 @@ pub(crate) fn valid_taps(out_index: usize, stride: usize, pad_before: usize, ker
 
 /// Runs the convolution into `output` (`output_shape.len()` values).
 pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
-    let Shape { height: in_h, width: in_w, channels: in_c } = args.input_shape;
+    let Shape {
+        height: in_h,
+        width: in_w,
+        channels: in_c,
+    } = args.input_shape;
     let out_c = output_shape.channels;
     let w = args.window;
     let (kh, kw) = (usize::from(w.kernel_h), usize::from(w.kernel_w));
@@ -94,7 +104,12 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn random_params(rng: &mut Rng, n: usize, bias_mag: i64) -> Params {
-        let mut p = Params { bias: Vec::new(), mult: Vec::new(), shift: Vec::new(), raw: Vec::new() };
+        let mut p = Params {
+            bias: Vec::new(),
+            mult: Vec::new(),
+            shift: Vec::new(),
+            raw: Vec::new(),
+        };
         for _ in 0..n {
             let b = rng.range(-bias_mag, bias_mag) as i32;
             let (m, s) = rng.requant(-14, 2);
@@ -151,7 +166,9 @@ pub(crate) mod tests {
                                 } else {
                                     x[((iy as usize * ins.width) + ix as usize) * ins.channels + ic] as i64
                                 };
-                                let wi = ((oc * win.kernel_h as usize + ky) * win.kernel_w as usize + kx) * ins.channels + ic;
+                                let wi = ((oc * win.kernel_h as usize + ky) * win.kernel_w as usize + kx)
+                                    * ins.channels
+                                    + ic;
                                 acc += (v - zp_in) * wts[wi] as i64;
                             }
                         }
@@ -185,7 +202,8 @@ pub(crate) mod tests {
                 channels: rng.range(1, 9) as usize,
             };
             let outs = Shape {
-                height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize + 1,
+                height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize
+                    + 1,
                 width: (ins.width + (win.pad_left + win.pad_right) as usize - kw as usize) / win.stride_w as usize + 1,
                 channels: rng.range(1, 9) as usize,
             };
@@ -194,19 +212,42 @@ pub(crate) mod tests {
             let p = random_params(&mut rng, outs.channels, 1 << 20);
             let zp_in = rng.activation() as i32;
             let zp_out = rng.activation() as i32;
-            let (lo, hi) = if case % 3 == 0 { (zp_out.max(-128), 127) } else { (-128, 127) };
+            let (lo, hi) = if case % 3 == 0 {
+                (zp_out.max(-128), 127)
+            } else {
+                (-128, 127)
+            };
             let args = Conv2dArgs {
                 input: &x,
                 input_shape: ins,
                 input_zero_point: zp_in,
                 window: win,
                 weights: &wts,
-                channels: ChannelParams { bias: &p.bias, multipliers: &p.mult, shifts: &p.shift },
-                output_stage: OutputStage { zero_point: zp_out, min: lo, max: hi },
+                channels: ChannelParams {
+                    bias: &p.bias,
+                    multipliers: &p.mult,
+                    shifts: &p.shift,
+                },
+                output_stage: OutputStage {
+                    zero_point: zp_out,
+                    min: lo,
+                    max: hi,
+                },
             };
             let mut out = std::vec![0i8; outs.len()];
             conv2d(&args, &mut out, outs).unwrap();
-            let want = reference(&x, ins, zp_in as i64, win, &wts, &p, outs, zp_out as i64, lo as i64, hi as i64);
+            let want = reference(
+                &x,
+                ins,
+                zp_in as i64,
+                win,
+                &wts,
+                &p,
+                outs,
+                zp_out as i64,
+                lo as i64,
+                hi as i64,
+            );
             assert_eq!(out, want, "case {case}: {win:?} {ins:?} {outs:?}");
         }
     }

@@ -8,9 +8,9 @@
 /// Validation guarantees the sum fits in `i32` (`docs/int8-spec.md` §4).
 #[inline(always)]
 pub fn dot_with_offset(x: &[i8], w: &[i8], x_offset: i32) -> i32 {
-    x.iter()
-        .zip(w)
-        .fold(0i32, |acc, (&a, &b)| acc.wrapping_add((i32::from(a) + x_offset) * i32::from(b)))
+    x.iter().zip(w).fold(0i32, |acc, (&a, &b)| {
+        acc.wrapping_add((i32::from(a) + x_offset) * i32::from(b))
+    })
 }
 
 #[cfg(test)]
@@ -26,7 +26,11 @@ mod tests {
             let x = rng.vec_i8(n, Rng::activation);
             let w = rng.vec_i8(n, Rng::weight);
             let off = rng.range(-127, 128) as i32;
-            let want: i64 = x.iter().zip(&w).map(|(&a, &b)| (a as i64 + off as i64) * b as i64).sum();
+            let want: i64 = x
+                .iter()
+                .zip(&w)
+                .map(|(&a, &b)| (a as i64 + off as i64) * b as i64)
+                .sum();
             assert_eq!(dot_with_offset(&x, &w, off) as i64, want);
         }
     }

@@ -43,13 +43,25 @@ mod tests {
             let (zpi, zpo) = (rng.activation() as i64, rng.activation() as i64);
             let (lo, hi) = if case % 2 == 0 { (zpo, 127) } else { (-128, 127) };
             let mut out = std::vec![0i8; m];
-            let params = ChannelParams { bias: &p.bias, multipliers: &p.mult, shifts: &p.shift };
-            let stage = OutputStage { zero_point: zpo as i32, min: lo as i32, max: hi as i32 };
+            let params = ChannelParams {
+                bias: &p.bias,
+                multipliers: &p.mult,
+                shifts: &p.shift,
+            };
+            let stage = OutputStage {
+                zero_point: zpo as i32,
+                min: lo as i32,
+                max: hi as i32,
+            };
             fully_connected(&x, zpi as i32, &w, params, stage, &mut out).unwrap();
             for o in 0..m {
                 let (b, mu, s) = p.raw[o];
                 let acc: i64 = b as i64 + (0..n).map(|i| (x[i] as i64 - zpi) * w[o * n + i] as i64).sum::<i64>();
-                assert_eq!(out[o] as i64, (requant_ref(acc, mu, s) + zpo).clamp(lo, hi), "case {case} o {o}");
+                assert_eq!(
+                    out[o] as i64,
+                    (requant_ref(acc, mu, s) + zpo).clamp(lo, hi),
+                    "case {case} o {o}"
+                );
             }
         }
     }

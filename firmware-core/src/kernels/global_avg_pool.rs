@@ -6,7 +6,12 @@ use crate::Error;
 
 /// Runs global average pooling into `output` (`channels` values).
 pub fn global_avg_pool(input: &[i8], input_shape: Shape, output: &mut [i8]) -> Result<(), Error> {
-    let region = Region { row: 0, rows: input_shape.height, col: 0, cols: input_shape.width };
+    let region = Region {
+        row: 0,
+        rows: input_shape.height,
+        col: 0,
+        cols: input_shape.width,
+    };
     average_region(input, input_shape, region, output)
 }
 
@@ -19,7 +24,11 @@ mod tests {
     fn matches_reference() {
         let mut rng = Rng::new(71);
         for _ in 0..300 {
-            let s = Shape { height: rng.range(1, 20) as usize, width: rng.range(1, 20) as usize, channels: rng.range(1, 80) as usize };
+            let s = Shape {
+                height: rng.range(1, 20) as usize,
+                width: rng.range(1, 20) as usize,
+                channels: rng.range(1, 80) as usize,
+            };
             let x = rng.vec_i8(s.len(), Rng::activation);
             let mut out = std::vec![0i8; s.channels];
             global_avg_pool(&x, s, &mut out).unwrap();

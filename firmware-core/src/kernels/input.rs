@@ -4,8 +4,12 @@
 /// Converts interleaved RGB pixels; `lut` holds 3 × 256 entries.
 /// Returns `false` (and writes nothing further) if `lut` is short.
 pub fn convert_rgb(image: &[u8], lut: &[u8], output: &mut [i8]) -> bool {
-    let Some((r, rest)) = lut.split_at_checked(256) else { return false };
-    let Some((g, b)) = rest.split_at_checked(256) else { return false };
+    let Some((r, rest)) = lut.split_at_checked(256) else {
+        return false;
+    };
+    let Some((g, b)) = rest.split_at_checked(256) else {
+        return false;
+    };
     if b.len() < 256 {
         return false;
     }
@@ -23,7 +27,9 @@ mod tests {
 
     #[test]
     fn looks_up_each_channel_in_its_own_table() {
-        let lut: std::vec::Vec<u8> = (0..768).map(|i| ((i / 256) as u8 * 10).wrapping_add((i % 256) as u8)).collect();
+        let lut: std::vec::Vec<u8> = (0..768)
+            .map(|i| ((i / 256) as u8 * 10).wrapping_add((i % 256) as u8))
+            .collect();
         let image = [0u8, 1, 2, 255, 128, 7];
         let mut out = [0i8; 6];
         assert!(convert_rgb(&image, &lut, &mut out));

@@ -10,7 +10,10 @@ pub fn landmarks(q: &[i8], quant: Quant, head: &LandmarkHead, out: &mut [[f32; 2
         if let [x, y] = *xy {
             let real_x = (i32::from(x) - i32::from(quant.zero_point)) as f32 * quant.scale;
             let real_y = (i32::from(y) - i32::from(quant.zero_point)) as f32 * quant.scale;
-            *point = [real_x * head.x_scale + head.x_offset, real_y * head.y_scale + head.y_offset];
+            *point = [
+                real_x * head.x_scale + head.x_offset,
+                real_y * head.y_scale + head.y_offset,
+            ];
         }
     }
 }
@@ -21,8 +24,17 @@ mod tests {
 
     #[test]
     fn maps_to_pixels() {
-        let quant = Quant { scale: 1.0 / 128.0, zero_point: -128 };
-        let head = LandmarkHead { input: 0, x_scale: 64.0, x_offset: 0.0, y_scale: 32.0, y_offset: 1.0 };
+        let quant = Quant {
+            scale: 1.0 / 128.0,
+            zero_point: -128,
+        };
+        let head = LandmarkHead {
+            input: 0,
+            x_scale: 64.0,
+            x_offset: 0.0,
+            y_scale: 32.0,
+            y_offset: 1.0,
+        };
         let q = [-128i8, 127, 0, 0, -64, 64, 10, 20, 30, 40];
         let mut out = [[0f32; 2]; 5];
         landmarks(&q, quant, &head, &mut out);

@@ -5,7 +5,13 @@ use crate::format::Window;
 use crate::Error;
 
 /// Runs max pooling; output keeps the input's quantisation.
-pub fn max_pool(input: &[i8], input_shape: Shape, window: Window, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
+pub fn max_pool(
+    input: &[i8],
+    input_shape: Shape,
+    window: Window,
+    output: &mut [i8],
+    output_shape: Shape,
+) -> Result<(), Error> {
     let c = input_shape.channels;
     let row_len = output_shape.width * c;
     if c == 0 || row_len == 0 {
@@ -13,10 +19,21 @@ pub fn max_pool(input: &[i8], input_shape: Shape, window: Window, output: &mut [
     }
     let (kh, kw) = (usize::from(window.kernel_h), usize::from(window.kernel_w));
     for (oy, out_row) in output.chunks_exact_mut(row_len).enumerate() {
-        let (ky_lo, ky_hi, iy0) = valid_taps(oy, usize::from(window.stride_h), usize::from(window.pad_top), kh, input_shape.height);
+        let (ky_lo, ky_hi, iy0) = valid_taps(
+            oy,
+            usize::from(window.stride_h),
+            usize::from(window.pad_top),
+            kh,
+            input_shape.height,
+        );
         for (ox, out_px) in out_row.chunks_exact_mut(c).enumerate() {
-            let (kx_lo, kx_hi, ix0) =
-                valid_taps(ox, usize::from(window.stride_w), usize::from(window.pad_left), kw, input_shape.width);
+            let (kx_lo, kx_hi, ix0) = valid_taps(
+                ox,
+                usize::from(window.stride_w),
+                usize::from(window.pad_left),
+                kw,
+                input_shape.width,
+            );
             out_px.fill(i8::MIN);
             for iy in iy0..iy0 + (ky_hi - ky_lo) {
                 for ix in ix0..ix0 + (kx_hi - kx_lo) {
@@ -52,9 +69,14 @@ mod tests {
                 pad_left: rng.below(kw as u64) as u8,
                 pad_right: rng.below(kw as u64) as u8,
             };
-            let ins = Shape { height: rng.range(kh as i64, 10) as usize, width: rng.range(kw as i64, 10) as usize, channels: rng.range(1, 6) as usize };
+            let ins = Shape {
+                height: rng.range(kh as i64, 10) as usize,
+                width: rng.range(kw as i64, 10) as usize,
+                channels: rng.range(1, 6) as usize,
+            };
             let outs = Shape {
-                height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize + 1,
+                height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize
+                    + 1,
                 width: (ins.width + (win.pad_left + win.pad_right) as usize - kw as usize) / win.stride_w as usize + 1,
                 channels: ins.channels,
             };
@@ -75,7 +97,11 @@ mod tests {
                                 }
                             }
                         }
-                        assert_eq!(out[(oy * outs.width + ox) * ins.channels + ch], best.unwrap(), "case {case}");
+                        assert_eq!(
+                            out[(oy * outs.width + ox) * ins.channels + ch],
+                            best.unwrap(),
+                            "case {case}"
+                        );
                     }
                 }
             }

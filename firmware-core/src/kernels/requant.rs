@@ -91,13 +91,21 @@ mod tests {
     fn srdhm_matches_reference_on_edges_and_random() {
         for &a in &EDGES {
             for &b in &EDGES {
-                assert_eq!(saturating_rounding_doubling_high_mul(a, b) as i64, srdhm_ref(a, b), "{a} {b}");
+                assert_eq!(
+                    saturating_rounding_doubling_high_mul(a, b) as i64,
+                    srdhm_ref(a, b),
+                    "{a} {b}"
+                );
             }
         }
         let mut rng = Rng::new(1);
         for _ in 0..200_000 {
             let (a, b) = (rng.i32_any(), rng.i32_any());
-            assert_eq!(saturating_rounding_doubling_high_mul(a, b) as i64, srdhm_ref(a, b), "{a} {b}");
+            assert_eq!(
+                saturating_rounding_doubling_high_mul(a, b) as i64,
+                srdhm_ref(a, b),
+                "{a} {b}"
+            );
         }
     }
 
@@ -125,7 +133,10 @@ mod tests {
         for shift in -31..=30 {
             for &x in &EDGES {
                 for &m in &[0, 1, 1 << 30, i32::MAX, 1_518_500_250] {
-                    assert_eq!(multiply_by_quantized_multiplier(x, m, shift) as i64, mbqm_ref(x, m, shift));
+                    assert_eq!(
+                        multiply_by_quantized_multiplier(x, m, shift) as i64,
+                        mbqm_ref(x, m, shift)
+                    );
                 }
             }
             for _ in 0..3_000 {
