@@ -158,6 +158,12 @@ pub enum Error {
         /// Op index.
         op: u16,
     },
+    /// A conv patch (kernel taps × input channels, or `c_a + c_b` for the
+    /// fused concat) is longer than [`crate::kernels::dot::MAX_PATCH`].
+    PatchTooLarge {
+        /// Op index.
+        op: u16,
+    },
     /// `clamp.min > clamp.max`.
     InvalidClamp {
         /// Op index.
@@ -259,6 +265,11 @@ impl fmt::Display for Error {
             }
             Error::InvalidRequant { op } => write!(f, "op {op}: negative multiplier or shift outside [−31, 30]"),
             Error::AccumulatorOverflow { op } => write!(f, "op {op}: the int32 accumulator could overflow"),
+            Error::PatchTooLarge { op } => write!(
+                f,
+                "op {op}: kernel taps × input channels exceed {} (this build's patch buffer)",
+                crate::kernels::dot::MAX_PATCH
+            ),
             Error::InvalidClamp { op } => write!(f, "op {op}: clamp min > max"),
             Error::QuantMismatch { op } => write!(f, "op {op}: pooling must keep its input's quantisation"),
             Error::HeadSize { op, expected, found } => {

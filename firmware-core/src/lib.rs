@@ -26,7 +26,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(
     test,
-    allow(clippy::needless_range_loop, clippy::single_range_in_vec_init, clippy::unnecessary_cast)
+    allow(
+        clippy::needless_range_loop,
+        clippy::single_range_in_vec_init,
+        clippy::unnecessary_cast
+    )
 )]
 #![cfg_attr(
     not(test),

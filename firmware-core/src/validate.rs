@@ -165,6 +165,14 @@ fn check_accumulator(op: u16, start: i64, terms: u64) -> Result<(), Error> {
     }
 }
 
+fn check_patch(op: u16, len: u64) -> Result<(), Error> {
+    if len <= crate::kernels::dot::MAX_PATCH as u64 {
+        Ok(())
+    } else {
+        Err(Error::PatchTooLarge { op })
+    }
+}
+
 fn check_clamp(op: u16, c: Clamp) -> Result<(), Error> {
     if c.min <= c.max {
         Ok(())
@@ -230,6 +238,7 @@ impl<'m> Walk<'m> {
                 check_window(index, &c.window, input, output)?;
                 let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * u64::from(input.channels);
                 let out_c = u64::from(output.channels);
+                check_patch(index, taps)?;
                 check_weights(index, c.weights, out_c * taps)?;
                 check_bias(index, c.bias, out_c, taps)?;
                 check_requant(index, &c.requant, out_c)?;
@@ -244,6 +253,7 @@ impl<'m> Walk<'m> {
                     return Err(Error::ShapeMismatch { op: index });
                 }
                 let (ca, cb, out_c) = (u64::from(a.channels), u64::from(b.channels), u64::from(output.channels));
+                check_patch(index, ca + cb)?;
                 check_weights(index, c.weights, out_c * (ca + cb))?;
                 check_bias(index, c.bias, out_c, ca)?;
                 check_accumulator(index, 0, cb)?;

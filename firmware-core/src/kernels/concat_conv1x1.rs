@@ -7,7 +7,7 @@
 //! `acc_b = Σ w_b·(b − zp_b)` has scale `s_b·s_w[c]`; each is requantised to
 //! the output scale with its own multiplier, and the two are added:
 //! `y = clamp(zp_out + MBQM(acc_a, M_a, sh_a) + MBQM(acc_b, M_b, sh_b))`.
-use super::dot::dot_with_offset;
+use super::dot::{dot_patch, gather_with_offset, MAX_PATCH};
 use super::params::{requant_iter, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::OutputStage;
@@ -46,11 +46,18 @@ pub fn concat_conv1x1(args: &ConcatConv1x1Args<'_>, output: &mut [i8], out_chann
     if ca == 0 || cb == 0 || out_channels == 0 {
         return Err(Error::Internal);
     }
+    let offset = |zp: i32| i16::try_from(-zp).map_err(|_| Error::Internal);
+    let (offset_a, offset_b) = (offset(args.a_zero_point)?, offset(args.b_zero_point)?);
+    let mut buffer = [0i16; MAX_PATCH];
+    let patch = buffer.get_mut(..ca + cb).ok_or(Error::Internal)?;
     let pixels = output
         .chunks_exact_mut(out_channels)
         .zip(args.a.chunks_exact(ca))
         .zip(args.b.chunks_exact(cb));
     for ((out_px, a_px), b_px) in pixels {
+        let (patch_a, patch_b) = patch.split_at_mut_checked(ca).ok_or(Error::Internal)?;
+        gather_with_offset(patch_a, a_px, offset_a);
+        gather_with_offset(patch_b, b_px, offset_b);
         let channels = args
             .weights
             .chunks_exact(ca + cb)
@@ -58,8 +65,8 @@ pub fn concat_conv1x1(args: &ConcatConv1x1Args<'_>, output: &mut [i8], out_chann
             .zip(requant_iter(args.multipliers_b, args.shifts_b));
         for (o, ((w_oc, ch), (mb, sb))) in out_px.iter_mut().zip(channels) {
             let (wa, wb) = w_oc.split_at_checked(ca).ok_or(Error::Internal)?;
-            let acc_a = ch.bias.wrapping_add(dot_with_offset(a_px, wa, -args.a_zero_point));
-            let acc_b = dot_with_offset(b_px, wb, -args.b_zero_point);
+            let acc_a = ch.bias.wrapping_add(dot_patch(patch_a, wa));
+            let acc_b = dot_patch(patch_b, wb);
             let ya = multiply_by_quantized_multiplier(acc_a, ch.multiplier, ch.shift);
             let yb = multiply_by_quantized_multiplier(acc_b, mb, sb);
             *o = args.output_stage.finish(ya.saturating_add(yb));

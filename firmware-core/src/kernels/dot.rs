@@ -13,6 +13,31 @@ pub fn dot_with_offset(x: &[i8], w: &[i8], x_offset: i32) -> i32 {
     })
 }
 
+/// Longest patch (kernel taps × input channels) a MAC kernel gathers on the
+/// stack as `i16` (4 KiB). Validation rejects larger layers.
+pub const MAX_PATCH: usize = 2048;
+
+/// `Σ patch[i] · w[i]`, where the patch already holds `x − zero_point`.
+///
+/// Gathering a patch once per output position and reusing it for every
+/// output channel takes the zero-point subtraction and the slicing out of
+/// the per-channel loop.
+#[inline(always)]
+pub fn dot_patch(patch: &[i16], w: &[i8]) -> i32 {
+    patch
+        .iter()
+        .zip(w)
+        .fold(0i32, |acc, (&x, &b)| acc.wrapping_add(i32::from(x) * i32::from(b)))
+}
+
+/// Writes `x[i] + x_offset` into `dst` (the common length).
+#[inline(always)]
+pub fn gather_with_offset(dst: &mut [i16], x: &[i8], x_offset: i16) {
+    for (d, &v) in dst.iter_mut().zip(x) {
+        *d = i16::from(v) + x_offset;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +57,9 @@ mod tests {
                 .map(|(&a, &b)| (a as i64 + off as i64) * b as i64)
                 .sum();
             assert_eq!(dot_with_offset(&x, &w, off) as i64, want);
+            let mut patch = std::vec![0i16; n];
+            gather_with_offset(&mut patch, &x, off as i16);
+            assert_eq!(dot_patch(&patch, &w) as i64, want);
         }
     }
 }
