@@ -58,8 +58,8 @@ fn main() {
 
     let arena_txt = assets.join("arena_bytes.txt");
     println!("cargo:rerun-if-changed={}", arena_txt.display());
-    let text = fs::read_to_string(&arena_txt)
-        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", arena_txt.display())));
+    let text =
+        fs::read_to_string(&arena_txt).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", arena_txt.display())));
     let arena_bytes: usize = text.trim().parse().unwrap_or_else(|e| {
         fail(&format!(
             "{} must hold a decimal byte count, got {:?}: {e}",

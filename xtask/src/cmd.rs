@@ -23,9 +23,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
         return is_exe(&p).then_some(p);
     }
     let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_exe(p))
+    env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_exe(p))
 }
 
 /// Renders a command for logs: `KEY=value ... program arg ...` (only the
@@ -140,11 +138,7 @@ pub struct Captured {
 }
 
 /// Runs `cmd` with stdout/stderr captured; kills it after `timeout`.
-pub fn run_captured_with_timeout(
-    what: &str,
-    cmd: &mut Command,
-    timeout: Duration,
-) -> Result<Captured, String> {
+pub fn run_captured_with_timeout(what: &str, cmd: &mut Command, timeout: Duration) -> Result<Captured, String> {
     eprintln!("$ {}", display(cmd));
     let start = Instant::now();
     let mut child = cmd

@@ -93,9 +93,7 @@ fn missing_packages() -> Vec<&'static str> {
 
 fn running_as_root() -> bool {
     // /proc/self is owned by the effective uid of the reading process.
-    fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
 /// Checks the firmware toolchain; installs what is missing with apt-get when

@@ -29,9 +29,11 @@ const FLASH_BUDGET: u64 = 1024 * 1024;
 const RAM_BUDGET: u64 = 192 * 1024;
 /// Wall-clock limit of the QEMU run.
 const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
-/// Lines starting with this prefix carry instruction counts: they are
-/// excluded from the parity comparison and parsed for the report.
+/// Lines starting with these prefixes carry device-only measurements
+/// (instruction counts, stack use): they are excluded from the parity
+/// comparison and parsed for the report.
 const ICOUNT_PREFIX: &str = "icount ";
+const DEVICE_PREFIX: &str = "device ";
 const TARGET: &str = "thumbv7em-none-eabihf";
 const FIRMWARE_BIN: &str = "smn-qemu-firmware";
 
@@ -41,8 +43,7 @@ const FIRMWARE_BIN: &str = "smn-qemu-firmware";
 /// `run_observed`, its outputs, then whether `run` (the timed pass on the
 /// device) returned the very same outputs.
 fn parity_transcript(blob: &[u8], image: &[u8]) -> Result<Vec<u8>, String> {
-    let model =
-        Model::from_bytes(blob).map_err(|e| format!("host: the model blob does not load: {e}"))?;
+    let model = Model::from_bytes(blob).map_err(|e| format!("host: the model blob does not load: {e}"))?;
     let mut arena = vec![0u8; model.arena_bytes()];
     let mut text = Vec::new();
     let mut t = Transcript::new(|bytes: &[u8]| text.extend_from_slice(bytes));
@@ -58,7 +59,6 @@ fn parity_transcript(blob: &[u8], image: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("host: run failed: {e}"))?;
     t.line("run_matches_run_observed", u64::from(timed == observed));
     t.line("done", 1);
-    drop(t);
     Ok(text)
 }
 
@@ -72,6 +72,10 @@ pub struct Report {
     calibration_ticks: u64,
     inference_ticks: u64,
     inference_instructions: u64,
+    /// Peak stack use over the whole firmware run (painted-stack high-water mark).
+    stack_bytes: u64,
+    /// RAM left for the stack: 192 KiB minus `.data`/`.bss`/`.uninit`.
+    stack_budget_bytes: u64,
     transcript_lines: usize,
     qemu_seconds: f64,
 }
@@ -87,10 +91,7 @@ impl Report {
     /// Bytes in flash: vector table, code, read-only data (the model blob and
     /// the test image live in `.rodata`) and the `.data` initialisers.
     fn flash_bytes(&self) -> u64 {
-        self.section(".vector_table")
-            + self.section(".text")
-            + self.section(".rodata")
-            + self.section(".data")
+        self.section(".vector_table") + self.section(".text") + self.section(".rodata") + self.section(".data")
     }
 
     /// Statically allocated RAM (the stack takes the rest of the 192 KiB).
@@ -135,21 +136,19 @@ impl Report {
             RAM_BUDGET / 1024
         );
         println!(
+            "  stack high-water mark    {:>10} B  (of {} B free for the stack)",
+            self.stack_bytes, self.stack_budget_bytes
+        );
+        println!(
             "  calibration              {:>10} instructions = {} SysTick ticks ({:.3} instructions/tick)",
             self.calibration_instructions,
             self.calibration_ticks,
             self.calibration_instructions as f64 / self.calibration_ticks as f64
         );
         println!("  inference ticks          {:>10}", self.inference_ticks);
-        println!(
-            "  instructions/inference   {:>10}",
-            self.inference_instructions
-        );
+        println!("  instructions/inference   {:>10}", self.inference_instructions);
         println!("  MACs/inference           {:>10}", self.macs);
-        println!(
-            "  instructions/MAC         {:>10.3}",
-            self.instructions_per_mac()
-        );
+        println!("  instructions/MAC         {:>10.3}", self.instructions_per_mac());
         println!(
             "  parity                   {:>10} transcript lines identical (QEMU run {:.1} s)",
             self.transcript_lines, self.qemu_seconds
@@ -183,11 +182,9 @@ impl Report {
         let _ = writeln!(s, "  \"flash_budget_bytes\": {FLASH_BUDGET},");
         let _ = writeln!(s, "  \"static_ram_bytes\": {},", self.ram_bytes());
         let _ = writeln!(s, "  \"ram_budget_bytes\": {RAM_BUDGET},");
-        let _ = writeln!(
-            s,
-            "  \"calibration_instructions\": {},",
-            self.calibration_instructions
-        );
+        let _ = writeln!(s, "  \"stack_bytes\": {},", self.stack_bytes);
+        let _ = writeln!(s, "  \"stack_budget_bytes\": {},", self.stack_budget_bytes);
+        let _ = writeln!(s, "  \"calibration_instructions\": {},", self.calibration_instructions);
         let _ = writeln!(s, "  \"calibration_ticks\": {},", self.calibration_ticks);
         let _ = writeln!(
             s,
@@ -195,17 +192,9 @@ impl Report {
             self.calibration_instructions as f64 / self.calibration_ticks as f64
         );
         let _ = writeln!(s, "  \"inference_ticks\": {},", self.inference_ticks);
-        let _ = writeln!(
-            s,
-            "  \"instructions_per_inference\": {},",
-            self.inference_instructions
-        );
+        let _ = writeln!(s, "  \"instructions_per_inference\": {},", self.inference_instructions);
         let _ = writeln!(s, "  \"macs\": {},", self.macs);
-        let _ = writeln!(
-            s,
-            "  \"instructions_per_mac\": {:.4},",
-            self.instructions_per_mac()
-        );
+        let _ = writeln!(s, "  \"instructions_per_mac\": {:.4},", self.instructions_per_mac());
         let _ = writeln!(s, "  \"transcript_lines\": {},", self.transcript_lines);
         let _ = writeln!(s, "  \"parity\": true");
         let _ = writeln!(s, "}}");
@@ -233,18 +222,14 @@ struct Assets {
 fn generate_assets(root: &Path) -> Result<Assets, String> {
     let dir = root.join("target").join("firmware-assets");
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let blob = random_smn_blob(&SmnShape::micro(), SEED)
-        .map_err(|e| format!("building the micro SMN blob failed: {e}"))?;
-    let model = Model::from_bytes(&blob)
-        .map_err(|e| format!("the generated blob does not load: {e}"))?;
+    let blob =
+        random_smn_blob(&SmnShape::micro(), SEED).map_err(|e| format!("building the micro SMN blob failed: {e}"))?;
+    let model = Model::from_bytes(&blob).map_err(|e| format!("the generated blob does not load: {e}"))?;
     let (arena_bytes, macs) = (model.arena_bytes(), model.macs());
     let image = synthetic_test_image(model.input_height(), model.input_width(), SEED);
     write_if_changed(&dir.join("model.bin"), &blob)?;
     write_if_changed(&dir.join("image.rgb"), &image)?;
-    write_if_changed(
-        &dir.join("arena_bytes.txt"),
-        format!("{arena_bytes}\n").as_bytes(),
-    )?;
+    write_if_changed(&dir.join("arena_bytes.txt"), format!("{arena_bytes}\n").as_bytes())?;
     eprintln!(
         "firmware: assets in {}: model.bin {} B, image.rgb {} B ({}x{} RGB), arena {} B",
         dir.display(),
@@ -277,7 +262,19 @@ fn firmware_target_dir(root: &Path) -> Option<PathBuf> {
     Some(abs.join("firmware"))
 }
 
-fn build_firmware(root: &Path, assets: &Assets) -> Result<PathBuf, String> {
+/// How to build the firmware.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// The real build: a reachable panic fails the link.
+    Checked,
+    /// `--features locate-panics` with line tables, in its own target dir:
+    /// the panic handler is an ordinary function, so the ELF links and its
+    /// calls into the panic machinery can be located (`cargo xtask panic-paths`).
+    LocatePanics,
+}
+
+/// Builds `tests/firmware` with Debian's cargo/rustc; returns the ELF path.
+fn build_firmware(root: &Path, assets: &Assets, flavor: Flavor) -> Result<PathBuf, String> {
     let project = root.join("tests").join("firmware");
     let mut build = Command::new(deps::FIRMWARE_CARGO);
     cmd::firmware_cargo_env(&mut build);
@@ -287,25 +284,61 @@ fn build_firmware(root: &Path, assets: &Assets) -> Result<PathBuf, String> {
         .env("RUSTC_BOOTSTRAP", "1")
         .env("SMN_FIRMWARE_ASSETS", &assets.dir)
         .args(["build", "--release"]);
-    let target_dir = firmware_target_dir(root);
+    let mut target_dir = firmware_target_dir(root);
+    if flavor == Flavor::LocatePanics {
+        let dir = target_dir
+            .unwrap_or_else(|| project.join("target"))
+            .join("locate-panics");
+        build
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "line-tables-only")
+            .args(["--features", "locate-panics"]);
+        target_dir = Some(dir);
+    }
     if let Some(dir) = &target_dir {
         build.arg("--target-dir").arg(dir);
     }
-    cmd::run("firmware build (Debian cargo, -Z build-std=core)", &mut build)?;
+    cmd::run("firmware build (Debian cargo, -Z build-std=core)", &mut build).map_err(|e| {
+        if flavor == Flavor::Checked {
+            format!(
+                "{e}\n  (an `undefined reference to smn_firmware_core_has_a_reachable_panic_path` link \
+                 error means a panic path survived optimisation in firmware-core or the firmware; \
+                 `cargo xtask panic-paths` lists the source lines that can still panic)"
+            )
+        } else {
+            e
+        }
+    })?;
     let elf = target_dir
         .unwrap_or_else(|| project.join("target"))
         .join(TARGET)
         .join("release")
         .join(FIRMWARE_BIN);
     if !elf.is_file() {
-        return Err(format!(
-            "firmware build succeeded but {} is missing",
-            elf.display()
-        ));
+        return Err(format!("firmware build succeeded but {} is missing", elf.display()));
     }
     Ok(elf)
 }
 
+/// `cargo xtask panic-paths`: builds the diagnostic firmware and prints every
+/// source line from which a panic is still reachable.
+pub fn panic_paths(root: &Path) -> Result<(), String> {
+    deps::install_deps()?;
+    let assets = generate_assets(root)?;
+    let elf = build_firmware(root, &assets, Flavor::LocatePanics)?;
+    let sites = crate::panics::locate(&elf)?;
+    if sites.is_empty() {
+        println!("panic-paths: no panic path is reachable in {}", elf.display());
+        return Ok(());
+    }
+    println!(
+        "panic-paths: {} place(s) can still reach the panic handler:",
+        sites.len()
+    );
+    for site in &sites {
+        println!("{site}");
+    }
+    Err(format!("{} reachable panic path(s) in the firmware", sites.len()))
+}
 /// `arm-none-eabi-size -A` → `[(section, bytes)]` for the allocated sections.
 fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
     let Some(size) = cmd::which("arm-none-eabi-size") else {
@@ -328,8 +361,7 @@ fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
                 name,
                 ".vector_table" | ".text" | ".rodata" | ".data" | ".bss" | ".uninit"
             );
-            keep.then(|| Some((name.to_string(), size.parse().ok()?)))
-                .flatten()
+            keep.then(|| Some((name.to_string(), size.parse().ok()?))).flatten()
         })
         .collect()
 }
@@ -373,10 +405,11 @@ fn run_qemu(elf: &Path) -> Result<(String, f64), String> {
     }
 }
 
-/// Lines that take part in the parity check (`icount …` lines excluded).
+/// Lines that take part in the parity check (`icount …` and `device …`
+/// lines excluded).
 fn parity_lines(text: &str) -> Vec<&str> {
     text.lines()
-        .filter(|l| !l.starts_with(ICOUNT_PREFIX))
+        .filter(|l| !l.starts_with(ICOUNT_PREFIX) && !l.starts_with(DEVICE_PREFIX))
         .collect()
 }
 
@@ -387,7 +420,7 @@ fn compare(host: &str, device: &str) -> Result<usize, String> {
         return Ok(h.len());
     }
     let mut msg = format!(
-        "transcript mismatch: host {} lines, firmware {} lines (icount lines excluded)\n",
+        "transcript mismatch: host {} lines, firmware {} lines (icount/device lines excluded)\n",
         h.len(),
         d.len()
     );
@@ -412,20 +445,21 @@ fn compare(host: &str, device: &str) -> Result<usize, String> {
     Err(msg)
 }
 
-fn icount_value(device: &str, key: &str) -> Result<u64, String> {
+/// The value of the firmware's `<prefix><key> <n>` line.
+fn device_value(device: &str, prefix: &str, key: &str) -> Result<u64, String> {
     device
         .lines()
-        .filter_map(|l| l.strip_prefix(ICOUNT_PREFIX))
+        .filter_map(|l| l.strip_prefix(prefix))
         .filter_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
         .find_map(|v| v.trim().parse().ok())
-        .ok_or_else(|| format!("the firmware output has no `{ICOUNT_PREFIX}{key} <n>` line"))
+        .ok_or_else(|| format!("the firmware output has no `{prefix}{key} <n>` line"))
 }
 
 /// The whole `cargo xtask firmware` flow; prints and returns the report.
 pub fn firmware(root: &Path) -> Result<Report, String> {
     deps::install_deps()?;
     let assets = generate_assets(root)?;
-    let elf = build_firmware(root, &assets)?;
+    let elf = build_firmware(root, &assets, Flavor::Checked)?;
     let sections = section_sizes(&elf);
     let (device, qemu_seconds) = run_qemu(&elf)?;
     let host = parity_transcript(&assets.blob, &assets.image)?;
@@ -439,17 +473,93 @@ pub fn firmware(root: &Path) -> Result<Report, String> {
         arena_bytes: assets.arena_bytes as u64,
         macs: assets.macs,
         sections,
-        calibration_instructions: icount_value(&device, "calibration_instructions")?,
-        calibration_ticks: icount_value(&device, "calibration_ticks")?,
-        inference_ticks: icount_value(&device, "inference_ticks")?,
-        inference_instructions: icount_value(&device, "inference_instructions")?,
+        calibration_instructions: device_value(&device, ICOUNT_PREFIX, "calibration_instructions")?,
+        calibration_ticks: device_value(&device, ICOUNT_PREFIX, "calibration_ticks")?,
+        inference_ticks: device_value(&device, ICOUNT_PREFIX, "inference_ticks")?,
+        inference_instructions: device_value(&device, ICOUNT_PREFIX, "inference_instructions")?,
+        stack_bytes: device_value(&device, DEVICE_PREFIX, "stack_bytes")?,
+        stack_budget_bytes: device_value(&device, DEVICE_PREFIX, "stack_budget_bytes")?,
         transcript_lines,
         qemu_seconds,
     };
     report.print();
     let json_path = root.join("target").join("firmware-report.json");
-    fs::write(&json_path, report.json())
-        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    fs::write(&json_path, report.json()).map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
     println!("  report written to {}", json_path.display());
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parity_ignores_device_only_lines() {
+        let host = "a 1\nop 0 t1 n4 deadbeef\ndone 1\n";
+        let device = "a 1\nop 0 t1 n4 deadbeef\ndone 1\nicount inference_ticks 7\ndevice stack_bytes 9\n";
+        assert_eq!(compare(host, device), Ok(3));
+        assert_eq!(device_value(device, ICOUNT_PREFIX, "inference_ticks"), Ok(7));
+        assert_eq!(device_value(device, DEVICE_PREFIX, "stack_bytes"), Ok(9));
+        assert!(device_value(device, ICOUNT_PREFIX, "inference").is_err());
+    }
+
+    #[test]
+    fn parity_reports_the_first_differences() {
+        let err = compare("a 1\nb 2\nc 3\n", "a 1\nb 5\n").unwrap_err();
+        assert!(err.contains("line 2:\n    host:     b 2\n    firmware: b 5"), "{err}");
+        assert!(
+            err.contains("line 3:\n    host:     c 3\n    firmware: <missing>"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn host_transcript_of_the_firmware_model() {
+        let blob = random_smn_blob(&SmnShape::micro(), SEED).unwrap();
+        let model = Model::from_bytes(&blob).unwrap();
+        let image = synthetic_test_image(model.input_height(), model.input_width(), SEED);
+        let text = String::from_utf8(parity_transcript(&blob, &image).unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("blob_bytes {}", blob.len()));
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with("op ")).count(),
+            model.ops().filter_map(|op| op.ok()?.output()).count(),
+            "{text}"
+        );
+        assert_eq!(lines[lines.len() - 2], "run_matches_run_observed 1");
+        assert_eq!(lines[lines.len() - 1], "done 1");
+        // Deterministic: a second run prints the same.
+        assert_eq!(parity_transcript(&blob, &image).unwrap(), text.as_bytes());
+    }
+
+    #[test]
+    fn report_json_has_the_measurements() {
+        let report = Report {
+            blob_bytes: 10,
+            arena_bytes: 20,
+            macs: 100,
+            sections: vec![(".text".into(), 30), (".rodata".into(), 40), (".bss".into(), 24)],
+            calibration_instructions: 4_000_000,
+            calibration_ticks: 100_000,
+            inference_ticks: 50,
+            inference_instructions: 2000,
+            stack_bytes: 512,
+            stack_budget_bytes: 4096,
+            transcript_lines: 46,
+            qemu_seconds: 0.5,
+        };
+        let json = report.json();
+        for needle in [
+            "\"blob_bytes\": 10,",
+            "\"text_bytes\": 30,",
+            "\"rodata_bytes\": 40,",
+            "\"bss_bytes\": 24,",
+            "\"flash_bytes\": 70,",
+            "\"instructions_per_inference\": 2000,",
+            "\"instructions_per_mac\": 20.0000,",
+            "\"parity\": true\n}",
+        ] {
+            assert!(json.contains(needle), "{needle} not in {json}");
+        }
+    }
 }

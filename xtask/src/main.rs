@@ -7,6 +7,8 @@
 //!   under QEMU, check its transcript against the host's bit for bit, and
 //!   report flash/RAM sizes and instructions per inference
 //!   (`target/firmware-report.json`).
+//! * `cargo xtask panic-paths` — when the firmware's no-panic link check
+//!   fails, list the source lines from which a panic is still reachable.
 //! * `cargo xtask test` — everything CI runs: install-deps, `cargo fmt
 //!   --check`, `cargo clippy -D warnings`, `cargo test --workspace --release`
 //!   and the firmware check.
@@ -14,6 +16,7 @@
 mod cmd;
 mod deps;
 mod firmware;
+mod panics;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -25,6 +28,9 @@ commands:
   install-deps   check (and on Debian as root, apt-get install) the firmware toolchain
   firmware       build tests/firmware, run it under QEMU, compare its transcript with
                  the host's and report sizes and instructions per inference
+  panic-paths    build the firmware with an ordinary panic handler and list every
+                 source line from which a panic is still reachable (diagnoses the
+                 no-panic link failure of `firmware`)
   test           install-deps, fmt --check, clippy -D warnings, cargo test --workspace
                  --release, then the firmware check (what .ci/run runs)
   help           this text";
@@ -101,23 +107,15 @@ fn test(root: &Path) -> Result<(), String> {
     }
 
     step("cargo test --workspace --release", || {
-        cmd::run(
-            "cargo test",
-            &mut host_cargo(&["test", "--workspace", "--release"]),
-        )
+        cmd::run("cargo test", &mut host_cargo(&["test", "--workspace", "--release"]))
     })?;
 
-    step("firmware (QEMU parity)", || {
-        firmware::firmware(root).map(|_| ())
-    })?;
+    step("firmware (QEMU parity)", || firmware::firmware(root).map(|_| ()))?;
 
     if skipped.is_empty() {
         eprintln!("\nxtask test: all steps passed");
     } else {
-        eprintln!(
-            "\nxtask test: all steps passed (skipped: {})",
-            skipped.join(", ")
-        );
+        eprintln!("\nxtask test: all steps passed (skipped: {})", skipped.join(", "));
     }
     Ok(())
 }
@@ -138,6 +136,7 @@ fn main() -> ExitCode {
         Some("install-deps") => deps::install_deps(),
         Some("firmware") => firmware::firmware(&root).map(|_| ()),
         Some("test") => test(&root),
+        Some("panic-paths") => firmware::panic_paths(&root),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

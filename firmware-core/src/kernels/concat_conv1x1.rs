@@ -12,6 +12,7 @@ use super::params::{requant_iter, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::OutputStage;
 use crate::Error;
+use core::num::NonZeroUsize;
 
 /// Everything the fused concat + 1×1 conv reads.
 #[derive(Clone, Copy, Debug)]
@@ -43,13 +44,14 @@ pub struct ConcatConv1x1Args<'a> {
 /// Runs the op; `output` holds `pixels × out_channels` values.
 pub fn concat_conv1x1(args: &ConcatConv1x1Args<'_>, output: &mut [i8], out_channels: usize) -> Result<(), Error> {
     let (ca, cb) = (args.a_channels, args.b_channels);
-    if ca == 0 || cb == 0 || out_channels == 0 {
-        return Err(Error::Internal);
-    }
+    // Chunk sizes as `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
+    let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
+    let ca_cb = nonzero(ca.checked_add(cb).ok_or(Error::Internal)?)?;
+    let (ca, cb, out_channels) = (nonzero(ca)?, nonzero(cb)?, nonzero(out_channels)?);
     let offset = |zp: i32| i16::try_from(-zp).map_err(|_| Error::Internal);
     let (offset_a, offset_b) = (offset(args.a_zero_point)?, offset(args.b_zero_point)?);
     let mut buffer = [0i16; MAX_PATCH];
-    let patch = buffer.get_mut(..ca + cb).ok_or(Error::Internal)?;
+    let patch = buffer.get_mut(..ca_cb).ok_or(Error::Internal)?;
     let pixels = output
         .chunks_exact_mut(out_channels)
         .zip(args.a.chunks_exact(ca))
@@ -60,7 +62,7 @@ pub fn concat_conv1x1(args: &ConcatConv1x1Args<'_>, output: &mut [i8], out_chann
         gather_with_offset(patch_b, b_px, offset_b);
         let channels = args
             .weights
-            .chunks_exact(ca + cb)
+            .chunks_exact(ca_cb)
             .zip(args.channels_a.iter())
             .zip(requant_iter(args.multipliers_b, args.shifts_b));
         for (o, ((w_oc, ch), (mb, sb))) in out_px.iter_mut().zip(channels) {

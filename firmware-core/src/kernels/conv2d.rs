@@ -12,6 +12,7 @@ use super::requant::multiply_by_quantized_multiplier;
 use super::{OutputStage, Shape};
 use crate::format::Window;
 use crate::Error;
+use core::num::NonZeroUsize;
 
 /// Everything a convolution reads.
 #[derive(Clone, Copy, Debug)]
@@ -60,11 +61,12 @@ pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> 
     let w = args.window;
     let (kh, kw) = (usize::from(w.kernel_h), usize::from(w.kernel_w));
     let (sh, sw) = (usize::from(w.stride_h), usize::from(w.stride_w));
-    let per_out_channel = kh * kw * in_c;
-    let row_len = output_shape.width * out_c;
-    if out_c == 0 || row_len == 0 || per_out_channel == 0 {
-        return Err(Error::Internal);
-    }
+    // Chunk sizes as `NonZeroUsize`: `.get()` tells LLVM they are non-zero, so
+    // the `chunks_exact` assertions (panic paths) disappear.
+    let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
+    let per_out_channel = nonzero(kh * kw * in_c)?;
+    let row_len = nonzero(output_shape.width * out_c)?;
+    let out_c = nonzero(out_c)?;
     let input_offset = i16::try_from(-args.input_zero_point).map_err(|_| Error::Internal)?;
     let mut buffer = [0i16; MAX_PATCH];
     let patch = buffer.get_mut(..per_out_channel).ok_or(Error::Internal)?;

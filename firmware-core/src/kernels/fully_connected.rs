@@ -5,6 +5,7 @@ use super::params::ChannelParams;
 use super::requant::multiply_by_quantized_multiplier;
 use super::OutputStage;
 use crate::Error;
+use core::num::NonZeroUsize;
 
 /// Runs the layer: `weights` is `output.len() × input.len()`.
 pub fn fully_connected(
@@ -15,10 +16,9 @@ pub fn fully_connected(
     output_stage: OutputStage,
     output: &mut [i8],
 ) -> Result<(), Error> {
-    if input.is_empty() {
-        return Err(Error::Internal);
-    }
-    let rows = weights.chunks_exact(input.len()).zip(channels.iter());
+    // `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
+    let row_len = NonZeroUsize::new(input.len()).ok_or(Error::Internal)?.get();
+    let rows = weights.chunks_exact(row_len).zip(channels.iter());
     for (o, (row, ch)) in output.iter_mut().zip(rows) {
         let acc = ch.bias.wrapping_add(dot_with_offset(input, row, -input_zero_point));
         *o = output_stage.finish(multiply_by_quantized_multiplier(acc, ch.multiplier, ch.shift));

@@ -3,6 +3,7 @@ use super::conv2d::valid_taps;
 use super::Shape;
 use crate::format::Window;
 use crate::Error;
+use core::num::NonZeroUsize;
 
 /// Runs max pooling; output keeps the input's quantisation.
 pub fn max_pool(
@@ -13,10 +14,10 @@ pub fn max_pool(
     output_shape: Shape,
 ) -> Result<(), Error> {
     let c = input_shape.channels;
-    let row_len = output_shape.width * c;
-    if c == 0 || row_len == 0 {
-        return Err(Error::Internal);
-    }
+    // Chunk sizes as `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
+    let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
+    let row_len = nonzero(output_shape.width * c)?;
+    let c = nonzero(c)?;
     let (kh, kw) = (usize::from(window.kernel_h), usize::from(window.kernel_w));
     for (oy, out_row) in output.chunks_exact_mut(row_len).enumerate() {
         let (ky_lo, ky_hi, iy0) = valid_taps(

@@ -54,7 +54,9 @@ impl OutputStage {
     /// Adds the zero point to a requantised value, clamps and narrows.
     #[inline(always)]
     pub fn finish(&self, scaled: i32) -> i8 {
-        let v = scaled.saturating_add(self.zero_point).clamp(self.min, self.max);
+        // `max`/`min`, not `clamp`: `clamp` asserts `min <= max` (a panic path);
+        // validation guarantees it.
+        let v = scaled.saturating_add(self.zero_point).max(self.min).min(self.max);
         v.clamp(i8::MIN as i32, i8::MAX as i32) as i8
     }
 }
