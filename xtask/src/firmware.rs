@@ -149,6 +149,12 @@ impl Report {
         println!("  instructions/inference   {:>10}", self.inference_instructions);
         println!("  MACs/inference           {:>10}", self.macs);
         println!("  instructions/MAC         {:>10.3}", self.instructions_per_mac());
+        let assumed = smn_firmware_core::sim::M4_INSTRUCTIONS_PER_MAC;
+        let drift = 100.0 * (self.instructions_per_mac() / assumed - 1.0);
+        println!("  sim::M4_INSTRUCTIONS_PER_MAC {assumed:>6.3}  (simulated-device latency estimates; measured differs by {drift:+.1} %)");
+        if drift.abs() > 10.0 {
+            println!("  note: update sim::M4_INSTRUCTIONS_PER_MAC to the measured value");
+        }
         println!(
             "  parity                   {:>10} transcript lines identical (QEMU run {:.1} s)",
             self.transcript_lines, self.qemu_seconds

@@ -22,8 +22,25 @@ pub const MAX_PATCH: usize = 2048;
 /// Gathering a patch once per output position and reusing it for every
 /// output channel takes the zero-point subtraction and the slicing out of
 /// the per-channel loop.
+///
+/// On Armv7E-M with the `dsp` feature this is [`super::dsp::dot_patch_dsp`]
+/// (two MACs per instruction); elsewhere [`dot_patch_portable`], which LLVM
+/// vectorises.
 #[inline(always)]
 pub fn dot_patch(patch: &[i16], w: &[i8]) -> i32 {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    {
+        super::dsp::dot_patch_dsp(patch, w)
+    }
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    {
+        dot_patch_portable(patch, w)
+    }
+}
+
+/// `Σ patch[i] · w[i]` as a plain loop.
+#[inline(always)]
+pub fn dot_patch_portable(patch: &[i16], w: &[i8]) -> i32 {
     patch
         .iter()
         .zip(w)

@@ -8,6 +8,7 @@ pub mod avg_pool;
 pub mod concat_conv1x1;
 pub mod conv2d;
 pub mod dot;
+pub mod dsp;
 pub mod fully_connected;
 pub mod global_avg_pool;
 pub mod input;
