@@ -1,0 +1,1 @@
+//! CelebA loader (being written).

@@ -1,0 +1,377 @@
+//! Geometry shared by images and landmarks: one affine map transforms both,
+//! so they can never disagree.
+//!
+//! Coordinates are continuous pixel coordinates with the centre of pixel
+//! `(i, j)` at `(i, j)`. An [`Affine`] maps source coordinates to output
+//! coordinates; [`warp`] fills each output pixel by bilinear sampling of the
+//! source at the inverse-mapped centre (outside the source: edge pixels are
+//! repeated), and [`Affine::apply_landmarks`] maps the landmarks with the same
+//! matrix.
+//!
+//! **Model input (paper preset 128×128, micro 64×64)** from an aligned CelebA
+//! image (178×218): the centred 178×178 square (rows 20..198, which holds the
+//! eyes, nose and mouth of every aligned face) scaled to the input size, see
+//! [`Affine::crop_resize`]. Pixel edges map to pixel edges: source x ∈
+//! [−0.5, 177.5] ↦ output x ∈ [−0.5, N − 0.5].
+use super::{FaceSample, Rgb};
+
+/// `out = [a b c; d e f] · [x y 1]ᵀ`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Affine {
+    /// Row 0: `x' = a·x + b·y + c`.
+    pub a: f64,
+    /// See `a`.
+    pub b: f64,
+    /// See `a`.
+    pub c: f64,
+    /// Row 1: `y' = d·x + e·y + f`.
+    pub d: f64,
+    /// See `d`.
+    pub e: f64,
+    /// See `d`.
+    pub f: f64,
+}
+
+impl Affine {
+    /// The identity.
+    pub const IDENTITY: Affine = Affine {
+        a: 1.0,
+        b: 0.0,
+        c: 0.0,
+        d: 0.0,
+        e: 1.0,
+        f: 0.0,
+    };
+
+    /// Maps a point.
+    pub fn apply(&self, x: f64, y: f64) -> (f64, f64) {
+        (self.a * x + self.b * y + self.c, self.d * x + self.e * y + self.f)
+    }
+
+    /// `self` after `first`: `self.then_after(first)(p) = self(first(p))`.
+    pub fn after(&self, first: &Affine) -> Affine {
+        Affine {
+            a: self.a * first.a + self.b * first.d,
+            b: self.a * first.b + self.b * first.e,
+            c: self.a * first.c + self.b * first.f + self.c,
+            d: self.d * first.a + self.e * first.d,
+            e: self.d * first.b + self.e * first.e,
+            f: self.d * first.c + self.e * first.f + self.f,
+        }
+    }
+
+    /// The inverse map, or `None` if singular.
+    pub fn inverse(&self) -> Option<Affine> {
+        let det = self.a * self.e - self.b * self.d;
+        if det.abs() < 1e-12 || !det.is_finite() {
+            return None;
+        }
+        let (a, b, d, e) = (self.e / det, -self.b / det, -self.d / det, self.a / det);
+        Some(Affine {
+            a,
+            b,
+            c: -(a * self.c + b * self.f),
+            d,
+            e,
+            f: -(d * self.c + e * self.f),
+        })
+    }
+
+    /// Scale about the origin.
+    pub fn scale(sx: f64, sy: f64) -> Affine {
+        Affine {
+            a: sx,
+            e: sy,
+            ..Affine::IDENTITY
+        }
+    }
+
+    /// Translation.
+    pub fn translate(tx: f64, ty: f64) -> Affine {
+        Affine {
+            c: tx,
+            f: ty,
+            ..Affine::IDENTITY
+        }
+    }
+
+    /// Rotation by `radians` (counter-clockwise on screen, y down) about `(cx, cy)`.
+    pub fn rotate_about(radians: f64, cx: f64, cy: f64) -> Affine {
+        let (s, c) = radians.sin_cos();
+        let r = Affine {
+            a: c,
+            b: s,
+            c: 0.0,
+            d: -s,
+            e: c,
+            f: 0.0,
+        };
+        Affine::translate(cx, cy).after(&r).after(&Affine::translate(-cx, -cy))
+    }
+
+    /// Horizontal mirror of an image `width` pixels wide.
+    pub fn flip_horizontal(width: usize) -> Affine {
+        Affine {
+            a: -1.0,
+            c: width as f64 - 1.0,
+            ..Affine::IDENTITY
+        }
+    }
+
+    /// The square `size × size` at (`left`, `top`) of the source, scaled to
+    /// `out × out`, pixel edges onto pixel edges.
+    pub fn crop_resize(left: f64, top: f64, size: f64, out: usize) -> Affine {
+        let s = out as f64 / size;
+        // x' + 0.5 = (x + 0.5 − left) · s
+        Affine::translate(-0.5, -0.5)
+            .after(&Affine::scale(s, s))
+            .after(&Affine::translate(0.5 - left, 0.5 - top))
+    }
+
+    /// CelebA aligned (178×218) → `out × out`: the centred 178×178 square.
+    pub fn celeba_to_input(out: usize) -> Affine {
+        Affine::crop_resize(0.0, 20.0, 178.0, out)
+    }
+
+    /// Maps `(x0, y0, …)` landmarks.
+    pub fn apply_landmarks(&self, landmarks: &[f32; 10]) -> [f32; 10] {
+        let mut out = [0f32; 10];
+        for (o, p) in out.chunks_exact_mut(2).zip(landmarks.chunks_exact(2)) {
+            if let ([ox, oy], [x, y]) = (o, p) {
+                let (nx, ny) = self.apply(f64::from(*x), f64::from(*y));
+                (*ox, *oy) = (nx as f32, ny as f32);
+            }
+        }
+        out
+    }
+}
+
+/// Bilinear sample of `src` at `(x, y)` (edge pixels repeated outside).
+fn sample(src: &Rgb, x: f64, y: f64) -> [u8; 3] {
+    let max_x = src.width.saturating_sub(1) as f64;
+    let max_y = src.height.saturating_sub(1) as f64;
+    let (x, y) = (x.clamp(0.0, max_x), y.clamp(0.0, max_y));
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let (x0, y0) = (x0 as usize, y0 as usize);
+    let (x1, y1) = ((x0 + 1).min(src.width - 1), (y0 + 1).min(src.height - 1));
+    let px = |xx: usize, yy: usize| src.get(xx, yy).unwrap_or([0; 3]);
+    let (p00, p10, p01, p11) = (px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1));
+    let mut out = [0u8; 3];
+    for (c, o) in out.iter_mut().enumerate() {
+        let top = f64::from(p00[c]) * (1.0 - fx) + f64::from(p10[c]) * fx;
+        let bottom = f64::from(p01[c]) * (1.0 - fx) + f64::from(p11[c]) * fx;
+        *o = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+    }
+    out
+}
+
+/// Warps `src` into a `width × height` image through `map` (source → output).
+pub fn warp(src: &Rgb, map: &Affine, width: usize, height: usize) -> Rgb {
+    let mut out = Rgb::new(width, height);
+    let Some(inv) = map.inverse() else { return out };
+    if src.width == 0 || src.height == 0 {
+        return out;
+    }
+    for y in 0..height {
+        for x in 0..width {
+            let (sx, sy) = inv.apply(x as f64, y as f64);
+            out.put(x, y, sample(src, sx, sy));
+        }
+    }
+    out
+}
+
+/// Landmark index pairs swapped by a horizontal flip (left ↔ right eye, mouth corner).
+const MIRRORED_LANDMARKS: [(usize, usize); 2] = [(0, 1), (3, 4)];
+
+/// Applies `map` to a sample's image and landmarks (`mirrored`: the map
+/// contains a horizontal flip, so left/right landmarks swap names).
+pub fn transform_sample(sample: &FaceSample, map: &Affine, width: usize, height: usize, mirrored: bool) -> FaceSample {
+    let mut landmarks = map.apply_landmarks(&sample.landmarks);
+    if mirrored {
+        for (l, r) in MIRRORED_LANDMARKS {
+            for axis in 0..2 {
+                landmarks.swap(2 * l + axis, 2 * r + axis);
+            }
+        }
+    }
+    FaceSample {
+        image: warp(&sample.image, map, width, height),
+        landmarks,
+        attributes: sample.attributes,
+    }
+}
+
+/// Random augmentation parameters (all optional; zero = off).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Augment {
+    /// Probability of a horizontal flip.
+    pub flip_probability: f64,
+    /// Maximum shift as a fraction of the output size.
+    pub max_shift: f64,
+    /// Maximum relative scale change (0.1 = ±10 %).
+    pub max_scale: f64,
+    /// Maximum rotation in degrees.
+    pub max_rotation_degrees: f64,
+    /// Maximum relative brightness/contrast change.
+    pub color_jitter: f64,
+}
+
+impl Augment {
+    /// No augmentation.
+    pub const NONE: Augment = Augment {
+        flip_probability: 0.0,
+        max_shift: 0.0,
+        max_scale: 0.0,
+        max_rotation_degrees: 0.0,
+        color_jitter: 0.0,
+    };
+
+    /// A mild default for training: flip 50 %, ±4 % shift, ±5 % scale, ±8°, ±15 % colour.
+    pub const DEFAULT: Augment = Augment {
+        flip_probability: 0.5,
+        max_shift: 0.04,
+        max_scale: 0.05,
+        max_rotation_degrees: 8.0,
+        color_jitter: 0.15,
+    };
+
+    /// Draws one geometric map on an `out × out` output (after `base`) and
+    /// whether it mirrors; `uniform` yields numbers in `[0, 1)`.
+    pub fn draw(&self, base: &Affine, out: usize, mut uniform: impl FnMut() -> f64) -> (Affine, bool) {
+        let mirrored = uniform() < self.flip_probability;
+        let mut sym = || 2.0 * uniform() - 1.0;
+        let centre = (out as f64 - 1.0) / 2.0;
+        let mut map = *base;
+        if mirrored {
+            map = Affine::flip_horizontal(out).after(&map);
+        }
+        let s = 1.0 + self.max_scale * sym();
+        let angle = (self.max_rotation_degrees * sym()).to_radians();
+        let (tx, ty) = (self.max_shift * out as f64 * sym(), self.max_shift * out as f64 * sym());
+        let about_centre = Affine::translate(centre + tx, centre + ty)
+            .after(&Affine::rotate_about(angle, 0.0, 0.0))
+            .after(&Affine::scale(s, s))
+            .after(&Affine::translate(-centre, -centre));
+        (about_centre.after(&map), mirrored)
+    }
+}
+
+/// Brightness/contrast jitter in place: `v' = (v − 128)·contrast + 128 + brightness`.
+pub fn jitter_colors(image: &mut Rgb, brightness: f64, contrast: f64) {
+    for v in &mut image.pixels {
+        *v = ((f64::from(*v) - 128.0) * contrast + 128.0 + brightness)
+            .round()
+            .clamp(0.0, 255.0) as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dark image with a bright 5×5 square centred on each landmark.
+    fn dotted(width: usize, height: usize, landmarks: &[f32; 10]) -> Rgb {
+        let mut img = Rgb::new(width, height);
+        for p in landmarks.chunks_exact(2) {
+            for dy in 0..5 {
+                for dx in 0..5 {
+                    img.put(p[0] as usize + dx - 2, p[1] as usize + dy - 2, [255, 255, 255]);
+                }
+            }
+        }
+        img
+    }
+
+    /// Brightness-weighted centroid of the pixels within `radius` of `(x, y)`.
+    fn centroid(img: &Rgb, x: f32, y: f32, radius: f32) -> (f32, f32) {
+        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+        for yy in 0..img.height {
+            for xx in 0..img.width {
+                if (xx as f32 - x).abs() <= radius && (yy as f32 - y).abs() <= radius {
+                    let w = img.get(xx, yy).unwrap()[0] as f32;
+                    sx += w * xx as f32;
+                    sy += w * yy as f32;
+                    sw += w;
+                }
+            }
+        }
+        (sx / sw, sy / sw)
+    }
+
+    #[test]
+    fn inverse_and_composition() {
+        let m = Affine::rotate_about(0.3, 10.0, 20.0)
+            .after(&Affine::scale(2.0, 0.5))
+            .after(&Affine::translate(3.0, -4.0));
+        let inv = m.inverse().unwrap();
+        for (x, y) in [(0.0, 0.0), (5.5, -3.0), (100.0, 7.0)] {
+            let (u, v) = m.apply(x, y);
+            let (bx, by) = inv.apply(u, v);
+            assert!((bx - x).abs() < 1e-9 && (by - y).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn celeba_crop_maps_pixel_edges_to_pixel_edges() {
+        let m = Affine::celeba_to_input(128);
+        let (x0, y0) = m.apply(-0.5, 19.5);
+        let (x1, y1) = m.apply(177.5, 197.5);
+        assert!((x0 + 0.5).abs() < 1e-9 && (y0 + 0.5).abs() < 1e-9);
+        assert!((x1 - 127.5).abs() < 1e-9 && (y1 - 127.5).abs() < 1e-9);
+    }
+
+    /// Property: for random crops, scales, rotations, shifts and flips, the
+    /// bright dot drawn at each landmark ends up where the transformed
+    /// landmark says (within a pixel), so the landmark transform matches the
+    /// image transform.
+    #[test]
+    fn landmark_transform_matches_image_transform() {
+        let mut seed = 12345u64;
+        let mut uniform = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let aug = Augment {
+            flip_probability: 0.5,
+            max_shift: 0.05,
+            max_scale: 0.1,
+            max_rotation_degrees: 15.0,
+            color_jitter: 0.0,
+        };
+        for case in 0..40 {
+            let landmarks = [60.0, 100.0, 110.0, 102.0, 85.0, 130.0, 68.0, 155.0, 108.0, 157.0];
+            let sample = FaceSample {
+                image: dotted(178, 218, &landmarks),
+                landmarks,
+                attributes: [0; 40],
+            };
+            let out = 96;
+            let (map, mirrored) = aug.draw(&Affine::celeba_to_input(out), out, &mut uniform);
+            let t = transform_sample(&sample, &map, out, out, mirrored);
+            for p in t.landmarks.chunks_exact(2) {
+                let (cx, cy) = centroid(&t.image, p[0], p[1], 4.0);
+                assert!(
+                    (cx - p[0]).abs() < 0.75 && (cy - p[1]).abs() < 0.75,
+                    "case {case}: {p:?} vs ({cx}, {cy})"
+                );
+            }
+            if mirrored {
+                // After a flip the "left eye" is still the one on the image's left.
+                assert!(t.landmarks[0] < t.landmarks[2], "case {case}");
+            }
+        }
+    }
+
+    #[test]
+    fn jitter_keeps_range() {
+        let mut img = Rgb {
+            width: 2,
+            height: 1,
+            pixels: vec![0, 128, 255, 10, 20, 30],
+        };
+        jitter_colors(&mut img, 10.0, 1.5);
+        assert_eq!(img.pixels, vec![0, 138, 255, 0, 0, 0]);
+    }
+}
