@@ -377,7 +377,7 @@ pub fn load_index(root: &Path, skip_bad: bool) -> Result<CelebaIndex, DataError>
                 parse_values(
                     &attrs,
                     &ordered,
-                    |v| v.parse::<i8>().ok().filter(|x| matches!(x, -1 | 0 | 1)),
+                    |v| v.parse::<i8>().ok().filter(|x| (-1..=1).contains(x)),
                     "-1, 0 or 1",
                 )?
             };

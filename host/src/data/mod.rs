@@ -6,6 +6,7 @@
 //! (the synthetic generator models only some attributes; unknown ones are
 //! left out of losses and metrics).
 pub mod attributes;
+pub mod cache;
 pub mod celeba;
 pub mod synthetic;
 pub mod transform;

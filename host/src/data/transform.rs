@@ -11,7 +11,7 @@
 //! **Model input (paper preset 128×128, micro 64×64)** from an aligned CelebA
 //! image (178×218): the centred 178×178 square (rows 20..198, which holds the
 //! eyes, nose and mouth of every aligned face) scaled to the input size, see
-//! [`Affine::crop_resize`]. Pixel edges map to pixel edges: source x ∈
+//! [`Affine::centre_square`] and [`to_model_input`]. Pixel edges map to pixel edges: source x ∈
 //! [−0.5, 177.5] ↦ output x ∈ [−0.5, N − 0.5].
 use super::{FaceSample, Rgb};
 
@@ -128,9 +128,11 @@ impl Affine {
             .after(&Affine::translate(0.5 - left, 0.5 - top))
     }
 
-    /// CelebA aligned (178×218) → `out × out`: the centred 178×178 square.
-    pub fn celeba_to_input(out: usize) -> Affine {
-        Affine::crop_resize(0.0, 20.0, 178.0, out)
+    /// The centred square of a `width × height` image → `out × out`
+    /// (CelebA aligned 178×218: rows 20..198).
+    pub fn centre_square(width: usize, height: usize, out: usize) -> Affine {
+        let side = width.min(height) as f64;
+        Affine::crop_resize((width as f64 - side) / 2.0, (height as f64 - side) / 2.0, side, out)
     }
 
     /// Maps `(x0, y0, …)` landmarks.
@@ -201,6 +203,12 @@ pub fn transform_sample(sample: &FaceSample, map: &Affine, width: usize, height:
         landmarks,
         attributes: sample.attributes,
     }
+}
+
+/// The model input of a sample: its centred square scaled to `out × out`.
+pub fn to_model_input(sample: &FaceSample, out: usize) -> FaceSample {
+    let map = Affine::centre_square(sample.image.width, sample.image.height, out);
+    transform_sample(sample, &map, out, out, false)
 }
 
 /// Random augmentation parameters (all optional; zero = off).
@@ -315,7 +323,7 @@ mod tests {
 
     #[test]
     fn celeba_crop_maps_pixel_edges_to_pixel_edges() {
-        let m = Affine::celeba_to_input(128);
+        let m = Affine::centre_square(178, 218, 128);
         let (x0, y0) = m.apply(-0.5, 19.5);
         let (x1, y1) = m.apply(177.5, 197.5);
         assert!((x0 + 0.5).abs() < 1e-9 && (y0 + 0.5).abs() < 1e-9);
@@ -348,7 +356,7 @@ mod tests {
                 attributes: [0; 40],
             };
             let out = 96;
-            let (map, mirrored) = aug.draw(&Affine::celeba_to_input(out), out, &mut uniform);
+            let (map, mirrored) = aug.draw(&Affine::centre_square(178, 218, out), out, &mut uniform);
             let t = transform_sample(&sample, &map, out, out, mirrored);
             for p in t.landmarks.chunks_exact(2) {
                 let (cx, cy) = centroid(&t.image, p[0], p[1], 4.0);

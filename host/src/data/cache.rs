@@ -1,0 +1,199 @@
+//! A preprocessed sample cache: one file, memory-mapped, fixed-size records,
+//! so epochs after the first read pixels straight from the page cache instead
+//! of decoding JPEGs.
+//!
+//! ```text
+//! 0   8   magic b"SMNCACHE"
+//! 8   4   version (1), u32 LE
+//! 12  4   image size S (S × S × 3 RGB), u32 LE
+//! 16  8   record count N, u64 LE
+//! 24  ..  N records: S·S·3 image bytes, 10 × f32 LE landmarks (pixels of the
+//!         S × S image), 40 × i8 attributes
+//! ```
+//! Written to `path.tmp` and renamed, so a crash never leaves a half cache.
+use super::celeba::DataError;
+use super::{FaceSample, Rgb, ATTRIBUTE_COUNT};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"SMNCACHE";
+const VERSION: u32 = 1;
+const HEADER: usize = 24;
+
+fn record_len(size: usize) -> usize {
+    size * size * 3 + 10 * 4 + ATTRIBUTE_COUNT
+}
+
+/// Writes `samples` (each `size × size`) to a cache file.
+pub fn write_cache<'s>(
+    path: &Path,
+    size: usize,
+    samples: impl IntoIterator<Item = &'s FaceSample>,
+) -> Result<usize, DataError> {
+    let err = |e: std::io::Error| DataError {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot write cache: {e}"),
+    };
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
+    out.write_all(&[0u8; HEADER]).map_err(err)?;
+    let mut count = 0u64;
+    for s in samples {
+        if s.image.width != size || s.image.height != size {
+            return Err(DataError {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!(
+                    "sample {count} is {}×{}, the cache holds {size}×{size}",
+                    s.image.width, s.image.height
+                ),
+            });
+        }
+        out.write_all(&s.image.pixels).map_err(err)?;
+        for v in s.landmarks {
+            out.write_all(&v.to_le_bytes()).map_err(err)?;
+        }
+        out.write_all(&s.attributes.map(|a| a as u8)).map_err(err)?;
+        count += 1;
+    }
+    let mut file = out.into_inner().map_err(|e| err(e.into_error()))?;
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).map_err(err)?;
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&VERSION.to_le_bytes());
+    header.extend_from_slice(&(size as u32).to_le_bytes());
+    header.extend_from_slice(&count.to_le_bytes());
+    file.write_all(&header).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)?;
+    Ok(count as usize)
+}
+
+/// A memory-mapped cache file.
+pub struct Cache {
+    map: memmap2::Mmap,
+    size: usize,
+    count: usize,
+}
+
+impl Cache {
+    /// Opens and checks a cache file.
+    pub fn open(path: &Path) -> Result<Cache, DataError> {
+        let bad = |m: String| DataError {
+            path: path.to_path_buf(),
+            line: None,
+            message: m,
+        };
+        let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open cache: {e}")))?;
+        // SAFETY: the file is only read; a concurrent writer would replace it
+        // by rename (a new inode), never modify the mapped one in place.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| bad(format!("cannot map cache: {e}")))?;
+        let header = map
+            .get(..HEADER)
+            .ok_or_else(|| bad("not a cache file (too short)".into()))?;
+        if &header[..8] != MAGIC {
+            return Err(bad("not a cache file (bad magic)".into()));
+        }
+        let word = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+        if word(8) != VERSION {
+            return Err(bad(format!(
+                "cache version {} is not supported (expected {VERSION})",
+                word(8)
+            )));
+        }
+        let size = word(12) as usize;
+        let mut count_bytes = [0u8; 8];
+        count_bytes.copy_from_slice(&header[16..24]);
+        let count = u64::from_le_bytes(count_bytes) as usize;
+        let expected = count.checked_mul(record_len(size)).and_then(|n| n.checked_add(HEADER));
+        if expected != Some(map.len()) {
+            return Err(bad(format!(
+                "cache holds {} bytes, expected {expected:?} for {count} records of {size}×{size} (truncated?)",
+                map.len()
+            )));
+        }
+        Ok(Cache { map, size, count })
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Image side length.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Sample `i` (copied out of the map).
+    pub fn get(&self, i: usize) -> Option<FaceSample> {
+        let n = record_len(self.size);
+        let rec = self.map.get(HEADER + i.checked_mul(n)?..)?.get(..n)?;
+        let (pixels, rest) = rec.split_at(self.size * self.size * 3);
+        let (lm, attrs) = rest.split_at(40);
+        let mut landmarks = [0f32; 10];
+        for (o, b) in landmarks.iter_mut().zip(lm.chunks_exact(4)) {
+            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        let mut attributes = [0i8; ATTRIBUTE_COUNT];
+        for (o, &b) in attributes.iter_mut().zip(attrs) {
+            *o = b as i8;
+        }
+        Some(FaceSample {
+            image: Rgb {
+                width: self.size,
+                height: self.size,
+                pixels: pixels.to_vec(),
+            },
+            landmarks,
+            attributes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_truncation_is_detected() {
+        let dir = std::env::temp_dir().join(format!("smn-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.bin");
+        let samples: Vec<FaceSample> = (0..5u8)
+            .map(|i| FaceSample {
+                image: Rgb {
+                    width: 4,
+                    height: 4,
+                    pixels: (0..48).map(|p| p as u8 ^ i).collect(),
+                },
+                landmarks: [i as f32 + 0.25; 10],
+                attributes: [if i % 2 == 0 { 1 } else { -1 }; 40],
+            })
+            .collect();
+        assert_eq!(write_cache(&path, 4, &samples).unwrap(), 5);
+        let cache = Cache::open(&path).unwrap();
+        assert_eq!(cache.len(), 5);
+        for (i, s) in samples.iter().enumerate() {
+            assert_eq!(&cache.get(i).unwrap(), s);
+        }
+        assert!(cache.get(5).is_none());
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let err = Cache::open(&path).err().unwrap();
+        assert!(err.to_string().contains("truncated"), "{err}");
+        let wrong = FaceSample {
+            image: Rgb::new(3, 3),
+            ..samples[0].clone()
+        };
+        assert!(write_cache(&path, 4, [&wrong]).is_err());
+    }
+}
