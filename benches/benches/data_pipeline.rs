@@ -28,7 +28,8 @@ fn pipeline(c: &mut Criterion) {
     g.bench_function("cold_decode_and_resize_128", |b| {
         b.iter(|| {
             let (faces, _) = index.load(picked, false).unwrap();
-            faces.iter().map(|f| to_model_input(f, SIZE)).count()
+            let prepared: Vec<_> = faces.iter().map(|f| to_model_input(f, SIZE)).collect();
+            criterion::black_box(prepared)
         })
     });
     let (faces, _) = index.load(picked, false).unwrap();
