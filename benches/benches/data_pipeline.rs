@@ -1,18 +1,33 @@
 //! Data pipeline throughput on the real CelebA sample: JPEG decode +
 //! crop/resize to the model input ("cold", every epoch without a cache)
 //! versus reading the memory-mapped preprocessed cache. Skips with a message
-//! when `../shared/data/celeba-sample` is absent.
+//! when `../shared/data/celeba-sample` is absent. Also: synthetic faces per second.
 // criterion_group! generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use smn_host::data::cache::{write_cache, Cache};
 use smn_host::data::celeba::{load_index, Selection};
+use smn_host::data::synthetic::{generate, SyntheticConfig};
 use smn_host::data::transform::to_model_input;
 use std::path::Path;
 
 const IMAGES: usize = 256;
 const SIZE: usize = 128;
+
+fn synthetic(c: &mut Criterion) {
+    let config = SyntheticConfig::default();
+    let mut g = c.benchmark_group("synthetic");
+    g.throughput(Throughput::Elements(1));
+    let mut index = 0u64;
+    g.bench_function("generate_178x218", |b| {
+        b.iter(|| {
+            index += 1;
+            generate(&config, index)
+        })
+    });
+    g.finish();
+}
 
 fn pipeline(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/celeba-sample");
@@ -44,5 +59,5 @@ fn pipeline(c: &mut Criterion) {
     let _ = std::fs::remove_file(&path);
 }
 
-criterion_group!(benches, pipeline);
+criterion_group!(benches, synthetic, pipeline);
 criterion_main!(benches);

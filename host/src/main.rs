@@ -43,6 +43,18 @@ enum Command {
         #[arg(long)]
         image: Option<PathBuf>,
     },
+    /// Write N synthetic faces in the CelebA layout (img_align_celeba/ + list files).
+    Synthesize {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of faces.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write an SMN blob with random weights (for integration tests, not a trained model).
     RandomModel {
         /// Graph size: micro (64×64, Cortex-M4) or tiny.
@@ -70,6 +82,18 @@ fn run(cli: Cli) -> Result<String> {
         }
         Command::Simulate { blob, device, image } => {
             device_tools::simulate(&device_tools::read_blob(&blob)?, &device, image.as_deref())
+        }
+        Command::Synthesize { out, count, seed } => {
+            let config = smn_host::data::synthetic::SyntheticConfig {
+                seed,
+                ..Default::default()
+            };
+            smn_host::data::synthetic::write_celeba_layout(&out, &config, count)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            Ok(format!(
+                "wrote {count} synthetic faces to {} (CelebA layout)\n",
+                out.display()
+            ))
         }
         Command::RandomModel { shape, seed, out } => device_tools::random_model(&shape, seed, &out),
     }
