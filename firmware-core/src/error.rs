@@ -183,7 +183,7 @@ pub enum Error {
         /// Values found.
         found: usize,
     },
-    /// A head's float parameters are not finite.
+    /// A head's float parameters are not finite or exceed 10⁶ in magnitude.
     InvalidHead {
         /// Op index.
         op: u16,
@@ -275,7 +275,10 @@ impl fmt::Display for Error {
             Error::HeadSize { op, expected, found } => {
                 write!(f, "op {op}: head expects {expected} values, its input has {found}")
             }
-            Error::InvalidHead { op } => write!(f, "op {op}: head parameters are not finite"),
+            Error::InvalidHead { op } => write!(
+                f,
+                "op {op}: head parameters must be finite and at most 1e6 in magnitude"
+            ),
             Error::HeadCount => write!(f, "the model needs exactly one landmark head and one attribute head"),
             Error::InputSize { expected, found } => {
                 write!(

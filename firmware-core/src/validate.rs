@@ -306,10 +306,9 @@ impl<'m> Walk<'m> {
                         found,
                     });
                 }
-                if ![h.x_scale, h.x_offset, h.y_scale, h.y_offset]
-                    .iter()
-                    .all(|v| v.is_finite())
-                {
+                // Finite and at most 1e6 pixels, so the outputs stay finite.
+                let sane = |v: &f32| v.is_finite() && v.abs() <= 1e6;
+                if ![h.x_scale, h.x_offset, h.y_scale, h.y_offset].iter().all(sane) {
                     return Err(Error::InvalidHead { op: index });
                 }
                 self.landmark_heads += 1;

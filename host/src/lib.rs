@@ -1,6 +1,9 @@
 //! Library side of the `smn` CLI.
 //!
-//! Today: device tools over int8 model blobs (inspect, infer, simulate,
-//! random test models). Training and evaluation land with the host issue.
+//! Data (CelebA, synthetic faces, geometry), the network in burn, two-stage
+//! training and evaluation, and device tools over int8 model blobs.
+pub mod commands;
 pub mod data;
 pub mod device_tools;
+pub mod model;
+pub mod train;

@@ -19,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train stage 1 (multi-task net) or stage 2 (SMN branches on a frozen stage-1 net).
+    Train(Box<smn_host::commands::train::TrainArgs>),
+    /// Evaluate a trained run: per-landmark NME and attribute accuracy.
+    Eval(smn_host::commands::eval::EvalArgs),
     /// Describe an int8 model blob: input, arena, flash, ops and MACs.
     Inspect {
         /// Model blob (.bin).
@@ -71,6 +75,8 @@ enum Command {
 
 fn run(cli: Cli) -> Result<String> {
     match cli.command {
+        Command::Train(args) => smn_host::commands::train::run(&args),
+        Command::Eval(args) => smn_host::commands::eval::run(&args),
         Command::Inspect { blob } => device_tools::inspect(&device_tools::read_blob(&blob)?),
         Command::Infer { blob, image } => {
             let bytes = device_tools::read_blob(&blob)?;

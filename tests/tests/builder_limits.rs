@@ -63,7 +63,7 @@ fn a_patch_longer_than_max_patch_is_rejected_at_finish() {
     // 1×1 conv to 250 channels, then a 3×3 conv over them: 2250 taps > 2048.
     let wide = conv(&mut g, x, 1, 250).unwrap();
     let too_long = conv(&mut g, wide, 3, 10).unwrap();
-    assert!(9 * 250 > MAX_PATCH);
+    const { assert!(9 * 250 > MAX_PATCH) };
     let attrs = conv(&mut g, wide, 1, 40).unwrap();
     let attrs = g.global_avg_pool(attrs).unwrap();
     let lm = g.global_avg_pool(too_long).unwrap();

@@ -8,9 +8,18 @@
 use crate::format::Quant;
 use micromath::F32;
 
-/// The sigmoid used by the head (micromath `exp`, max relative error ~1e-3).
+/// Logits are clamped to `±LOGIT_LIMIT` before `exp`: micromath's `exp`
+/// returns NaN (or trips a debug assertion) for arguments near 89, and
+/// `σ(±88)` already rounds to 0 or 1 in `f32`.
+pub const LOGIT_LIMIT: f32 = 88.0;
+
+/// The sigmoid used by the head (micromath `exp`, max relative error ~1e-3),
+/// on the logit clamped to `[−LOGIT_LIMIT, LOGIT_LIMIT]`.
 #[inline]
 pub fn sigmoid(x: f32) -> f32 {
+    // max/min rather than clamp: no assertion (panic path) and NaN-safe.
+    #[allow(clippy::manual_clamp)]
+    let x = x.max(-LOGIT_LIMIT).min(LOGIT_LIMIT);
     1.0 / (1.0 + F32(-x).exp().0)
 }
 
@@ -44,5 +53,19 @@ mod tests {
             assert_eq!(f[i], q[i] as i32 > 3);
         }
         assert_eq!(sigmoid(0.0), 0.5);
+    }
+
+    #[test]
+    fn sigmoid_is_finite_and_monotone_over_all_logits() {
+        // The fuzzer found NaN for logits in [−89.42, −88.72] before the clamp.
+        let mut prev = 0.0f32;
+        for i in -20_000..=20_000 {
+            let x = i as f32 * 0.01;
+            let p = sigmoid(x);
+            assert!((0.0..=1.0).contains(&p), "σ({x}) = {p}");
+            assert!(p >= prev - 1e-3, "σ not monotone at {x}");
+            prev = p;
+        }
+        assert!(sigmoid(f32::NEG_INFINITY) >= 0.0 && sigmoid(f32::INFINITY) <= 1.0);
     }
 }

@@ -1,0 +1,298 @@
+//! The network in burn: stage-1 multi-task net and stage-2 Separation
+//! Multi-task Network.
+//!
+//! Stage 2 keeps the stage-1 shared layers **frozen** (`Module::freeze`: no
+//! gradients, batch norm uses and keeps its running statistics) and adds one
+//! branch per task (landmarks, attributes). Branch level 1 sees the image;
+//! branch level `l ≥ 2` sees `concat(own l−1, shared l−1)` (own channels
+//! first); each head sees `concat(own L, shared L)`. With a 1×1 ("channel-wise")
+//! conv the concat goes back to the stage-1 width, so branch layers have the
+//! stage-1 shapes.
+//!
+//! **Fine-tuning initialisation (`smn-1x1-ft`)**: branch conv/BN layers and
+//! heads are copies (new parameters) of the stage-1 layers, and every 1×1 is
+//! `[½·I | ½·I]` with zero bias: since a copied branch computes exactly the
+//! shared features, `½·own + ½·shared = shared`, so the stage-2 network starts
+//! as an exact copy of the stage-1 network, and both halves of each 1×1
+//! receive gradients.
+use super::arch::{ArchConfig, Variant, ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};
+use burn::module::{Param, RunningState};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+/// `conv → BN → ReLU → 2×2 max pool`.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    /// The convolution (same padding).
+    pub conv: Conv2d,
+    /// Batch norm, if configured.
+    pub bn: Option<BatchNorm>,
+    /// 2×2 max pool, stride 2.
+    pub pool: MaxPool2d,
+}
+
+impl ConvBlock {
+    fn new(cin: usize, cout: usize, arch: &ArchConfig, device: &Device) -> Self {
+        let p = arch.kernel_size / 2;
+        let conv = Conv2dConfig::new([cin, cout], [arch.kernel_size, arch.kernel_size])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .init(device);
+        let bn = arch.batch_norm.then(|| BatchNormConfig::new(cout).init(device));
+        ConvBlock {
+            conv,
+            bn,
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+        }
+    }
+
+    /// Forward pass.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.conv.forward(x);
+        let y = match &self.bn {
+            Some(bn) => bn.forward(y),
+            None => y,
+        };
+        self.pool.forward(relu(y))
+    }
+
+    /// A copy with new parameters (and its own batch-norm statistics).
+    fn fresh_copy(&self) -> Self {
+        let mut b = ConvBlock {
+            conv: self.conv.clone(),
+            bn: self.bn.clone(),
+            pool: self.pool.clone(),
+        };
+        b.conv.weight = copy_param(&self.conv.weight);
+        b.conv.bias = self.conv.bias.as_ref().map(copy_param);
+        if let (Some(dst), Some(src)) = (b.bn.as_mut(), self.bn.as_ref()) {
+            dst.gamma = copy_param(&src.gamma);
+            dst.beta = copy_param(&src.beta);
+            dst.running_mean = RunningState::new(src.running_mean.value());
+            dst.running_var = RunningState::new(src.running_var.value());
+        }
+        b
+    }
+}
+
+/// A trainable copy of a parameter's value under a new id.
+fn copy_param<const D: usize>(p: &Param<Tensor<D>>) -> Param<Tensor<D>> {
+    Param::from_tensor(p.val().detach())
+}
+
+/// `flatten → fc → ReLU → fc`.
+#[derive(Module, Debug)]
+pub struct Head {
+    /// First layer.
+    pub fc1: Linear,
+    /// Output layer.
+    pub fc2: Linear,
+}
+
+impl Head {
+    fn new(features: usize, hidden: usize, outputs: usize, device: &Device) -> Self {
+        Head {
+            fc1: LinearConfig::new(features, hidden).init(device),
+            fc2: LinearConfig::new(hidden, outputs).init(device),
+        }
+    }
+
+    /// Forward pass on `[B, C, H, W]` features (flattened in C, H, W order).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = x.flatten(1, 3);
+        self.fc2.forward(relu(self.fc1.forward(x)))
+    }
+
+    fn fresh_copy(&self) -> Self {
+        let mut h = Head {
+            fc1: self.fc1.clone(),
+            fc2: self.fc2.clone(),
+        };
+        for (dst, src) in [(&mut h.fc1, &self.fc1), (&mut h.fc2, &self.fc2)] {
+            dst.weight = copy_param(&src.weight);
+            dst.bias = src.bias.as_ref().map(copy_param);
+        }
+        h
+    }
+}
+
+/// One task's stage-2 layers.
+#[derive(Module, Debug)]
+pub struct Branch {
+    /// 1×1 convs: `fuse[l]` maps `concat(own l+1, shared l+1)` (2·C) to C
+    /// before level `l + 2` or, for the last, before the head. Empty for `smn`.
+    pub fuse: Vec<Conv2d>,
+    /// Conv levels (level ≥ 2 takes 2·C inputs when `fuse` is empty).
+    pub blocks: Vec<ConvBlock>,
+    /// The task head.
+    pub head: Head,
+}
+
+/// Which task a head or branch serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// 10 landmark coordinates.
+    Landmarks,
+    /// 40 attribute logits.
+    Attributes,
+}
+
+impl Task {
+    /// Both tasks in output order.
+    pub const ALL: [Task; 2] = [Task::Landmarks, Task::Attributes];
+
+    /// Outputs of the task's head.
+    pub fn outputs(&self) -> usize {
+        match self {
+            Task::Landmarks => LANDMARK_OUTPUTS,
+            Task::Attributes => ATTRIBUTE_OUTPUTS,
+        }
+    }
+}
+
+/// The whole network: stage 1 when `branches` is empty, stage 2 otherwise.
+#[derive(Module, Debug)]
+pub struct SmnNet {
+    /// Shared conv levels (frozen in stage 2).
+    pub shared: Vec<ConvBlock>,
+    /// Stage-1 heads (landmarks, attributes); empty in stage 2.
+    pub heads: Vec<Head>,
+    /// Stage-2 branches (landmarks, attributes); empty in stage 1.
+    pub branches: Vec<Branch>,
+}
+
+/// The two task outputs: `[B, 10]` landmarks (normalised coordinates) and `[B, 40]` logits.
+pub struct Outputs {
+    /// Landmark coordinates in `[0, 1]` of the input image (x0, y0, …).
+    pub landmarks: Tensor<2>,
+    /// Attribute logits.
+    pub attributes: Tensor<2>,
+}
+
+fn one_by_one(cin: usize, cout: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [1, 1]).init(device)
+}
+
+/// `[½·I | ½·I]` 1×1 weights, zero bias: the mean of own and shared features.
+fn averaging_one_by_one(c: usize, device: &Device) -> Conv2d {
+    let mut w = vec![0f32; c * 2 * c];
+    for o in 0..c {
+        w[o * 2 * c + o] = 0.5;
+        w[o * 2 * c + c + o] = 0.5;
+    }
+    let mut conv = one_by_one(2 * c, c, device);
+    conv.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [c, 2 * c, 1, 1]), device));
+    conv.bias = Some(Param::from_tensor(Tensor::zeros([c], device)));
+    conv
+}
+
+impl SmnNet {
+    /// A randomly initialised stage-1 multi-task net.
+    pub fn stage1(arch: &ArchConfig, device: &Device) -> Self {
+        let mut shared = Vec::new();
+        let mut cin = 3;
+        for &c in &arch.channels {
+            shared.push(ConvBlock::new(cin, c, arch, device));
+            cin = c;
+        }
+        let heads = Task::ALL
+            .iter()
+            .map(|t| Head::new(arch.flat_features(), arch.hidden, t.outputs(), device))
+            .collect();
+        SmnNet {
+            shared,
+            heads,
+            branches: Vec::new(),
+        }
+    }
+
+    /// The stage-2 network of `variant` built on a trained stage-1 net; the
+    /// shared layers are frozen.
+    pub fn stage2(stage1: SmnNet, arch: &ArchConfig, variant: Variant, device: &Device) -> Self {
+        let shared: Vec<ConvBlock> = stage1.shared.into_iter().map(|b| b.freeze()).collect();
+        let branches = Task::ALL
+            .iter()
+            .enumerate()
+            .map(|(t, task)| {
+                let mut blocks = Vec::new();
+                let mut fuse = Vec::new();
+                let inputs = std::iter::once(3).chain(arch.channels.iter().copied());
+                for (l, ((&c, c_prev), stage1_block)) in arch.channels.iter().zip(inputs).zip(&shared).enumerate() {
+                    let block = match variant {
+                        Variant::Smn1x1Ft => stage1_block.fresh_copy(),
+                        Variant::Smn if l > 0 => ConvBlock::new(2 * c_prev, c, arch, device),
+                        _ => ConvBlock::new(c_prev, c, arch, device),
+                    };
+                    blocks.push(block);
+                    match variant {
+                        Variant::Smn1x1 => fuse.push(one_by_one(2 * c, c, device)),
+                        Variant::Smn1x1Ft => fuse.push(averaging_one_by_one(c, device)),
+                        _ => {}
+                    }
+                }
+                let head = match (variant, stage1.heads.get(t)) {
+                    (Variant::Smn1x1Ft, Some(h)) => h.fresh_copy(),
+                    (Variant::Smn, _) => Head::new(2 * arch.flat_features(), arch.hidden, task.outputs(), device),
+                    _ => Head::new(arch.flat_features(), arch.hidden, task.outputs(), device),
+                };
+                Branch { fuse, blocks, head }
+            })
+            .collect();
+        SmnNet {
+            shared,
+            heads: Vec::new(),
+            branches,
+        }
+    }
+
+    /// Forward pass on `[B, 3, H, W]` normalised images.
+    pub fn forward(&self, x: Tensor<4>) -> Outputs {
+        let mut shared_out = Vec::with_capacity(self.shared.len());
+        let mut s = x.clone();
+        for block in &self.shared {
+            s = block.forward(s);
+            shared_out.push(s.clone());
+        }
+        let mut outs: Vec<Tensor<2>> = if self.branches.is_empty() {
+            self.heads.iter().map(|h| h.forward(s.clone())).collect()
+        } else {
+            self.branches
+                .iter()
+                .map(|b| b.forward(x.clone(), &shared_out))
+                .collect()
+        };
+        let attributes = outs
+            .pop()
+            .unwrap_or_else(|| Tensor::zeros([1, ATTRIBUTE_OUTPUTS], &x.device()));
+        let landmarks = outs
+            .pop()
+            .unwrap_or_else(|| Tensor::zeros([1, LANDMARK_OUTPUTS], &x.device()));
+        Outputs { landmarks, attributes }
+    }
+}
+
+impl Branch {
+    /// `concat(own, shared)` along channels, through the 1×1 if any.
+    fn join(&self, level: usize, own: Tensor<4>, shared: &Tensor<4>) -> Tensor<4> {
+        let cat = Tensor::cat(vec![own, shared.clone()], 1);
+        match self.fuse.get(level) {
+            Some(conv) => conv.forward(cat),
+            None => cat,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>, shared: &[Tensor<4>]) -> Tensor<2> {
+        let mut h = x;
+        for (l, block) in self.blocks.iter().enumerate() {
+            if l > 0 {
+                h = self.join(l - 1, h, &shared[l - 1]);
+            }
+            h = block.forward(h);
+        }
+        let last = shared.len() - 1;
+        let h = self.join(last, h, &shared[last]);
+        self.head.forward(h)
+    }
+}

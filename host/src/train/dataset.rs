@@ -1,0 +1,157 @@
+//! Training and evaluation data at the model input size.
+use crate::data::cache::{write_cache, Cache};
+use crate::data::celeba::{load_index, DataError, Selection, Skipped};
+use crate::data::synthetic::{generate_many, SyntheticConfig, MODELLED_ATTRIBUTES};
+use crate::data::transform::{to_model_input, Affine};
+use crate::data::{attributes::attribute_index, FaceSample};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Where samples come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSpec {
+    /// The built-in generator: `count` faces from `seed`.
+    Synthetic {
+        /// Number of faces.
+        count: usize,
+        /// Generator seed (train and evaluation sets use different seeds).
+        seed: u64,
+    },
+    /// A CelebA folder.
+    Celeba {
+        /// The folder with `img_align_celeba/` and the lists.
+        dir: PathBuf,
+        /// Partitions, id range, fraction.
+        selection: Selection,
+        /// Skip bad rows and images instead of failing.
+        skip_bad: bool,
+    },
+}
+
+/// Samples in memory or in a memory-mapped cache.
+pub enum Samples {
+    /// Decoded and resized in memory.
+    Memory(Vec<FaceSample>),
+    /// A preprocessed cache file.
+    Mapped(Cache),
+}
+
+impl Samples {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Samples::Memory(v) => v.len(),
+            Samples::Mapped(c) => c.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `i` (a copy).
+    pub fn get(&self, i: usize) -> Option<FaceSample> {
+        match self {
+            Samples::Memory(v) => v.get(i).cloned(),
+            Samples::Mapped(c) => c.get(i),
+        }
+    }
+}
+
+/// A dataset ready for the model.
+pub struct Dataset {
+    /// `size × size` samples.
+    pub samples: Samples,
+    /// Model input side.
+    pub size: usize,
+    /// Model pixels → original-image pixels (for metrics).
+    pub to_original: Affine,
+    /// Attribute indices with labels.
+    pub known_attributes: Vec<usize>,
+    /// What `skip_bad` left out.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Loads `spec` at `size × size`. With `cache`, an existing cache file is
+/// used as is, and a missing one is written after preprocessing.
+pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Result<Dataset, DataError> {
+    let (width, height) = match spec {
+        DataSpec::Synthetic { .. } => {
+            let c = SyntheticConfig::default();
+            (c.width, c.height)
+        }
+        DataSpec::Celeba { .. } => (178, 218),
+    };
+    let to_original = Affine::centre_square(width, height, size)
+        .inverse()
+        .ok_or_else(|| DataError {
+            path: PathBuf::new(),
+            line: None,
+            message: "degenerate geometry".into(),
+        })?;
+    let known_attributes = match spec {
+        DataSpec::Synthetic { .. } => MODELLED_ATTRIBUTES.iter().filter_map(|n| attribute_index(n)).collect(),
+        DataSpec::Celeba { dir, .. } => load_index(dir, true)?.known_attributes,
+    };
+    if let Some(path) = cache.filter(|p| p.exists()) {
+        let c = Cache::open(path)?;
+        if c.size() != size {
+            return Err(DataError {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!(
+                    "cache holds {}×{} images, the model needs {size}×{size}",
+                    c.size(),
+                    c.size()
+                ),
+            });
+        }
+        return Ok(Dataset {
+            samples: Samples::Mapped(c),
+            size,
+            to_original,
+            known_attributes,
+            skipped: Vec::new(),
+        });
+    }
+    let (raw, skipped) = match spec {
+        DataSpec::Synthetic { count, seed } => (
+            generate_many(
+                &SyntheticConfig {
+                    width,
+                    height,
+                    seed: *seed,
+                },
+                *count,
+            ),
+            Vec::new(),
+        ),
+        DataSpec::Celeba {
+            dir,
+            selection,
+            skip_bad,
+        } => {
+            let index = load_index(dir, *skip_bad)?;
+            let picked = index.select(selection);
+            let (faces, mut skipped) = index.load(&picked, *skip_bad)?;
+            skipped.splice(0..0, index.skipped.iter().cloned());
+            (faces, skipped)
+        }
+    };
+    let prepared: Vec<FaceSample> = raw.par_iter().map(|f| to_model_input(f, size)).collect();
+    let samples = match cache {
+        Some(path) => {
+            write_cache(path, size, &prepared)?;
+            Samples::Mapped(Cache::open(path)?)
+        }
+        None => Samples::Memory(prepared),
+    };
+    Ok(Dataset {
+        samples,
+        size,
+        to_original,
+        known_attributes,
+        skipped,
+    })
+}

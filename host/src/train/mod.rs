@@ -1,0 +1,8 @@
+//! Training, evaluation and run directories.
+pub mod backend;
+pub mod batch;
+pub mod dataset;
+pub mod loss;
+pub mod metrics;
+pub mod run_dir;
+pub mod trainer;

@@ -1,0 +1,524 @@
+//! Two-stage training: stage 1 trains the multi-task net; stage 2 loads it,
+//! freezes the shared layers and trains the task branches of a variant.
+use super::backend::BackendKind;
+use super::batch::{denormalise_coordinate, make_batch};
+use super::dataset::Dataset;
+use super::loss::{losses, LossConfig};
+use super::metrics::{Metrics, MetricsAccumulator};
+use super::run_dir::{read_json, write_json, ModelInfo, RunDir};
+use crate::data::transform::{jitter_colors, transform_sample, Affine, Augment};
+use crate::data::FaceSample;
+use crate::model::{ArchConfig, SmnNet, Variant};
+use anyhow::{bail, Context, Result};
+use burn::module::{ModuleVisitor, Param};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use smn_firmware_core::builder::Rng;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Momentum SGD (the paper: lr 0.001, momentum 0.9, dampening 0).
+    Sgd,
+    /// Adam (β 0.9/0.999, ε 1e-8).
+    Adam,
+}
+
+/// Learning-rate schedule over epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum LrSchedule {
+    /// The base rate throughout (the paper).
+    Constant,
+    /// Multiply by `gamma` every `every` epochs.
+    Step {
+        /// Epochs between decays.
+        every: usize,
+        /// Decay factor.
+        gamma: f64,
+    },
+    /// Cosine decay to 0 over the run.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// Learning rate of `epoch` (0-based) of `epochs`.
+    pub fn rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            LrSchedule::Constant => base,
+            LrSchedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),
+            LrSchedule::Cosine => {
+                base * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
+            }
+        }
+    }
+}
+
+/// Everything a training run is configured with (saved as `config.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// 1 or 2.
+    pub stage: u8,
+    /// `mtl` for stage 1; the stage-2 variant otherwise.
+    pub variant: Variant,
+    /// Network sizes.
+    pub arch: ArchConfig,
+    /// Epochs.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Base learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// SGD dampening (0 as in the paper; burn's default would be 0.1).
+    pub dampening: f64,
+    /// L2 weight decay, if any.
+    pub weight_decay: Option<f32>,
+    /// Schedule.
+    pub schedule: LrSchedule,
+    /// Loss weights and kind.
+    pub loss: LossConfig,
+    /// Seed of initialisation, data order and augmentation.
+    pub seed: u64,
+    /// Augmentation (flip, shift/scale/rotation, colour); `None` = off.
+    pub augment: Option<AugmentConfig>,
+    /// Backend.
+    pub backend: BackendKind,
+    /// Stage-1 run directory (stage 2 only).
+    pub init: Option<PathBuf>,
+}
+
+/// Serializable augmentation settings.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AugmentConfig {
+    /// Flip probability.
+    pub flip_probability: f64,
+    /// Max shift (fraction of the input size).
+    pub max_shift: f64,
+    /// Max relative scale change.
+    pub max_scale: f64,
+    /// Max rotation in degrees.
+    pub max_rotation_degrees: f64,
+    /// Max relative brightness/contrast change.
+    pub color_jitter: f64,
+}
+
+impl From<AugmentConfig> for Augment {
+    fn from(a: AugmentConfig) -> Self {
+        Augment {
+            flip_probability: a.flip_probability,
+            max_shift: a.max_shift,
+            max_scale: a.max_scale,
+            max_rotation_degrees: a.max_rotation_degrees,
+            color_jitter: a.color_jitter,
+        }
+    }
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        let d = Augment::DEFAULT;
+        AugmentConfig {
+            flip_probability: d.flip_probability,
+            max_shift: d.max_shift,
+            max_scale: d.max_scale,
+            max_rotation_degrees: d.max_rotation_degrees,
+            color_jitter: d.color_jitter,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The paper's settings for `arch`: batch 32, 100 epochs, momentum SGD lr 0.001, momentum 0.9, dampening 0.
+    pub fn paper(stage: u8, variant: Variant, arch: ArchConfig) -> Self {
+        TrainConfig {
+            stage,
+            variant,
+            arch,
+            epochs: 100,
+            batch_size: 32,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.001,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: None,
+            schedule: LrSchedule::Constant,
+            loss: LossConfig::default(),
+            seed: 1,
+            augment: None,
+            backend: BackendKind::Flex,
+            init: None,
+        }
+    }
+}
+
+/// One epoch's log line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean total training loss.
+    pub loss: f64,
+    /// Mean landmark loss.
+    pub landmark_loss: f64,
+    /// Mean attribute loss.
+    pub attribute_loss: f64,
+    /// Validation mean NME, if a validation set was given.
+    pub val_mean_nme: Option<f64>,
+    /// Validation mean attribute accuracy.
+    pub val_mean_accuracy: Option<f64>,
+    /// Wall time of the epoch.
+    pub seconds: f64,
+    /// Training images per second.
+    pub images_per_second: f64,
+}
+
+/// Training state saved with each checkpoint.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Completed epochs.
+    pub epochs_done: usize,
+    /// Their logs.
+    pub history: Vec<EpochLog>,
+}
+
+/// Touches every parameter once, in module order, so lazy initialisation
+/// draws from the seeded generator in a fixed order.
+struct Materialise;
+
+impl ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// Reads the architecture and variant of a trained run.
+pub fn read_model_info(run: &Path) -> Result<ModelInfo> {
+    read_json(&RunDir::new(run).model_info())
+}
+
+/// Builds the network structure of `variant` (random weights).
+fn structure(arch: &ArchConfig, variant: Variant, device: &Device) -> SmnNet {
+    let net = SmnNet::stage1(arch, device);
+    match variant {
+        Variant::Mtl => net,
+        v => SmnNet::stage2(net, arch, v, device),
+    }
+}
+
+/// Loads a trained model (final `model.bpk`) for inference on `device`.
+pub fn load_model(run: &Path, device: &Device) -> Result<(SmnNet, ModelInfo)> {
+    let info = read_model_info(run)?;
+    let weights = RunDir::new(run).model();
+    let net = structure(&info.arch, info.variant, device)
+        .try_load_file(&weights)
+        .map_err(|e| anyhow::anyhow!("{}: cannot load weights: {e:?}", weights.display()))?;
+    Ok((net, info))
+}
+
+fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    let decay = cfg.weight_decay.map(burn::optim::decay::WeightDecayConfig::new);
+    match cfg.optimizer {
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_momentum(Some(MomentumConfig {
+                momentum: cfg.momentum,
+                dampening: cfg.dampening,
+                nesterov: false,
+            }))
+            .with_weight_decay(decay)
+            .init(),
+        OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).init(),
+    }
+}
+
+/// The initial network of a run: stage 1 from the seed, stage 2 from the
+/// stage-1 run's final model.
+fn initial_model(cfg: &TrainConfig, device: &Device) -> Result<SmnNet> {
+    device.seed(cfg.seed);
+    let net = match cfg.stage {
+        1 => SmnNet::stage1(&cfg.arch, device),
+        2 => {
+            let Some(init) = &cfg.init else {
+                bail!("stage 2 needs --init RUN1 (a finished stage-1 run)")
+            };
+            let (stage1, info) = load_model(init, device)?;
+            if info.variant != Variant::Mtl {
+                bail!(
+                    "{}: --init must be a stage-1 (mtl) run, found variant {}",
+                    init.display(),
+                    info.variant.name()
+                );
+            }
+            if info.arch != cfg.arch {
+                bail!(
+                    "{}: stage-1 architecture {:?} differs from this run's {:?}",
+                    init.display(),
+                    info.arch,
+                    cfg.arch
+                );
+            }
+            SmnNet::stage2(stage1, &cfg.arch, cfg.variant, device)
+        }
+        s => bail!("stage must be 1 or 2, got {s}"),
+    };
+    net.visit(&mut Materialise);
+    Ok(net)
+}
+
+/// A permutation of `0..n` for `epoch`, from the run seed.
+fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut rng = Rng::new(seed ^ (0x5EED_0000 + epoch as u64));
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+/// Sample `index` of `epoch`, augmented deterministically from the seed.
+fn training_sample(data: &Dataset, index: usize, cfg: &TrainConfig, epoch: usize) -> Option<FaceSample> {
+    let sample = data.samples.get(index)?;
+    let Some(aug) = cfg.augment else { return Some(sample) };
+    let aug: Augment = aug.into();
+    let mut rng = Rng::new(cfg.seed ^ ((epoch as u64) << 32) ^ index as u64 ^ 0xA06);
+    let (map, mirrored) = aug.draw(&Affine::IDENTITY, data.size, || rng.unit());
+    let mut out = transform_sample(&sample, &map, data.size, data.size, mirrored);
+    if aug.color_jitter > 0.0 {
+        let brightness = 255.0 * aug.color_jitter * (2.0 * rng.unit() - 1.0) * 0.5;
+        let contrast = 1.0 + aug.color_jitter * (2.0 * rng.unit() - 1.0);
+        jitter_colors(&mut out.image, brightness, contrast);
+    }
+    Some(out)
+}
+
+/// Evaluates `model` (inference mode) on `data`.
+pub fn evaluate(model: &SmnNet, data: &Dataset, device: &Device, batch_size: usize) -> Metrics {
+    let model = model.valid();
+    let device = device.clone().without_autodiff();
+    let mut acc = MetricsAccumulator::new();
+    let n = data.samples.len();
+    let mut start = 0;
+    while start < n {
+        let end = (start + batch_size.max(1)).min(n);
+        let samples: Vec<FaceSample> = (start..end).filter_map(|i| data.samples.get(i)).collect();
+        let refs: Vec<&FaceSample> = samples.iter().collect();
+        let batch = make_batch(&refs, data.size, &device);
+        let out = model.forward(batch.images);
+        let lm = out.landmarks.into_data().try_into_vec::<f32>().unwrap_or_default();
+        let logits = out.attributes.into_data().try_into_vec::<f32>().unwrap_or_default();
+        for (k, s) in samples.iter().enumerate() {
+            let mut predicted = [0f32; 10];
+            for (p, &u) in predicted.iter_mut().zip(lm.iter().skip(k * 10)) {
+                *p = denormalise_coordinate(u, data.size);
+            }
+            let l = logits.get(k * 40..k * 40 + 40).unwrap_or(&[]);
+            acc.add(&predicted, &s.landmarks, &data.to_original, l, &s.attributes);
+        }
+        start = end;
+    }
+    acc.finish()
+}
+
+/// What a finished run reports.
+pub struct TrainSummary {
+    /// All epoch logs (resumed runs include the earlier ones).
+    pub history: Vec<EpochLog>,
+    /// Final validation metrics, if a validation set was given.
+    pub validation: Option<Metrics>,
+}
+
+/// Trains `cfg` into `run`, resuming from its checkpoint when `resume`.
+pub fn train(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    val: Option<&Dataset>,
+    run: &Path,
+    resume: bool,
+) -> Result<TrainSummary> {
+    cfg.arch.validate().map_err(anyhow::Error::msg)?;
+    if data.size != cfg.arch.input_size {
+        bail!(
+            "data is {}×{}, the model input is {}",
+            data.size,
+            data.size,
+            cfg.arch.input_size
+        );
+    }
+    if data.samples.len() < 2 {
+        bail!("need at least 2 training images, got {}", data.samples.len());
+    }
+    let dir = RunDir::new(run);
+    std::fs::create_dir_all(run).with_context(|| format!("cannot create run directory {}", run.display()))?;
+    let device = cfg.backend.device().autodiff();
+    let mut model = initial_model(cfg, &device)?;
+    let mut optim = optimizer(cfg);
+    let mut state = TrainState::default();
+    if resume {
+        // burn materialises loaded optimizer state on `Device::default()`,
+        // which is wgpu whenever wgpu is compiled in — and may not exist on a
+        // CPU-only machine. Point it at the CPU backend of this run.
+        if cfg.backend != BackendKind::Wgpu && std::env::var_os("BURN_DEVICE").is_none() {
+            std::env::set_var("BURN_DEVICE", cfg.backend.name());
+        }
+        let ckpt = dir
+            .resumable_checkpoint()
+            .with_context(|| format!("--resume: {} has no checkpoint", run.display()))?;
+        let mut saved: TrainConfig = read_json(&dir.config())?;
+        saved.epochs = cfg.epochs; // a resumed run may be extended
+        if &saved != cfg {
+            bail!(
+                "--resume: {} was started with a different configuration",
+                dir.config().display()
+            );
+        }
+        write_json(&dir.config(), cfg)?;
+        model = model
+            .try_load_file(ckpt.join("model.bpk"))
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", ckpt.join("model.bpk").display()))?;
+        optim = optim
+            .load(ckpt.join("optimizer.bpk"))
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", ckpt.join("optimizer.bpk").display()))?;
+        state = read_json(&ckpt.join("state.json"))?;
+    } else {
+        write_json(&dir.config(), cfg)?;
+    }
+    let n = data.samples.len();
+    let steps = n / cfg.batch_size.max(1) + usize::from(n % cfg.batch_size.max(1) >= 2);
+    for epoch in state.epochs_done..cfg.epochs {
+        let lr = cfg.schedule.rate(cfg.lr, epoch, cfg.epochs);
+        let started = Instant::now();
+        let bar = indicatif::ProgressBar::new(steps as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
+        let order = epoch_order(n, cfg.seed, epoch);
+        let (mut sum, mut sum_l, mut sum_a, mut batches, mut images) = (0f64, 0f64, 0f64, 0usize, 0usize);
+        for chunk in order.chunks(cfg.batch_size.max(1)).filter(|c| c.len() >= 2) {
+            let samples: Vec<FaceSample> = chunk
+                .iter()
+                .filter_map(|&i| training_sample(data, i, cfg, epoch))
+                .collect();
+            let refs: Vec<&FaceSample> = samples.iter().collect();
+            let batch = make_batch(&refs, data.size, &device);
+            let out = model.forward(batch.images.clone());
+            let l = losses(&out, &batch, &cfg.loss);
+            let total: f32 = l.total.clone().into_scalar();
+            if !total.is_finite() {
+                bar.abandon();
+                bail!(
+                    "non-finite loss ({total}) in epoch {} step {}: stopping; the last good checkpoint ({} epochs) is kept in {}",
+                    epoch + 1,
+                    batches + 1,
+                    state.epochs_done,
+                    dir.checkpoint().display()
+                );
+            }
+            sum += f64::from(total);
+            sum_l += f64::from(l.landmarks.clone().into_scalar::<f32>());
+            sum_a += f64::from(l.attributes.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(l.total.backward(), &model);
+            model = optim.step(lr, model, grads);
+            batches += 1;
+            images += chunk.len();
+            bar.set_message(format!("loss {:.4}", sum / batches as f64));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let seconds = started.elapsed().as_secs_f64();
+        let val_metrics = val.map(|v| evaluate(&model, v, &device, cfg.batch_size.max(32)));
+        let log = EpochLog {
+            epoch: epoch + 1,
+            lr,
+            loss: sum / batches.max(1) as f64,
+            landmark_loss: sum_l / batches.max(1) as f64,
+            attribute_loss: sum_a / batches.max(1) as f64,
+            val_mean_nme: val_metrics.as_ref().map(|m| m.mean_nme),
+            val_mean_accuracy: val_metrics.as_ref().map(|m| m.mean_attribute_accuracy),
+            seconds,
+            images_per_second: images as f64 / seconds.max(1e-9),
+        };
+        eprintln!(
+            "epoch {}/{}: loss {:.4} (landmarks {:.4}, attributes {:.4}), {:.1} img/s{}",
+            log.epoch,
+            cfg.epochs,
+            log.loss,
+            log.landmark_loss,
+            log.attribute_loss,
+            log.images_per_second,
+            match (log.val_mean_nme, log.val_mean_accuracy) {
+                (Some(nme), Some(acc)) => format!(", val NME {nme:.4}, val accuracy {:.2} %", 100.0 * acc),
+                _ => String::new(),
+            }
+        );
+        state.epochs_done = epoch + 1;
+        state.history.push(log);
+        let snapshot = model.valid();
+        dir.write_checkpoint(|tmp| {
+            snapshot
+                .clone()
+                .save_file(tmp.join("model.bpk"))
+                .map_err(|e| anyhow::anyhow!("cannot save the model checkpoint: {e:?}"))?;
+            optim
+                .save(tmp.join("optimizer.bpk"))
+                .map_err(|e| anyhow::anyhow!("cannot save the optimizer state: {e:?}"))?;
+            write_json(&tmp.join("state.json"), &state)
+        })?;
+        write_logs(&dir, &state.history)?;
+    }
+    let final_model = model.valid();
+    final_model
+        .clone()
+        .save_file(dir.model())
+        .map_err(|e| anyhow::anyhow!("{}: cannot save: {e:?}", dir.model().display()))?;
+    write_json(
+        &dir.model_info(),
+        &ModelInfo {
+            format: "smn-model/1".into(),
+            arch: cfg.arch.clone(),
+            variant: cfg.variant,
+            pixel_mean: super::batch::PIXEL_MEAN,
+            pixel_std: super::batch::PIXEL_STD,
+        },
+    )?;
+    let validation = val.map(|v| evaluate(&model, v, &device, cfg.batch_size.max(32)));
+    Ok(TrainSummary {
+        history: state.history,
+        validation,
+    })
+}
+
+fn write_logs(dir: &RunDir, history: &[EpochLog]) -> Result<()> {
+    let mut csv = String::from(
+        "epoch,lr,loss,landmark_loss,attribute_loss,val_mean_nme,val_mean_accuracy,seconds,images_per_second\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+    for l in history {
+        csv.push_str(&format!(
+            "{},{},{:.6},{:.6},{:.6},{},{},{:.3},{:.2}\n",
+            l.epoch,
+            l.lr,
+            l.loss,
+            l.landmark_loss,
+            l.attribute_loss,
+            opt(l.val_mean_nme),
+            opt(l.val_mean_accuracy),
+            l.seconds,
+            l.images_per_second
+        ));
+    }
+    std::fs::write(dir.log_csv(), csv).with_context(|| format!("cannot write {}", dir.log_csv().display()))?;
+    write_json(&dir.log_json(), &history)
+}

@@ -1,0 +1,169 @@
+//! Training behaviour on the CPU (flex): the stage-2 freeze, the fine-tuning
+//! initialisation, end-to-end runs and exact resume.
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::prelude::*;
+use smn_host::model::{ArchConfig, SmnNet, Variant};
+use smn_host::train::backend::BackendKind;
+use smn_host::train::batch::make_batch;
+use smn_host::train::dataset::{load_dataset, DataSpec};
+use smn_host::train::loss::{losses, LossConfig};
+use smn_host::train::trainer::{load_model, train, TrainConfig};
+use std::path::PathBuf;
+
+/// Every float parameter and running statistic, flattened, in module order.
+#[derive(Default)]
+struct Snapshot(Vec<Vec<f32>>);
+
+impl ModuleVisitor for Snapshot {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.val().into_data().try_into_vec::<f32>().unwrap());
+    }
+}
+
+fn snapshot<M: Module>(m: &M) -> Vec<Vec<f32>> {
+    let mut s = Snapshot::default();
+    m.visit(&mut s);
+    s.0
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("smn-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn stage2_steps_leave_shared_weights_and_bn_statistics_bit_identical() {
+    let arch = ArchConfig::tiny();
+    let device = Device::flex().autodiff();
+    device.seed(3);
+    let stage1 = SmnNet::stage1(&arch, &device);
+    let mut net = SmnNet::stage2(stage1, &arch, Variant::Smn1x1Ft, &device);
+    let data = load_dataset(&DataSpec::Synthetic { count: 16, seed: 5 }, arch.input_size, None).unwrap();
+    let samples: Vec<_> = (0..16).map(|i| data.samples.get(i).unwrap()).collect();
+    let refs: Vec<_> = samples.iter().collect();
+    let shared_before = snapshot(&net.shared);
+    let branches_before = snapshot(&net.branches);
+    assert!(
+        shared_before.len() >= 8,
+        "conv weight/bias + BN gamma/beta/mean/var per level"
+    );
+    let mut optim = SgdConfig::new().init();
+    for _ in 0..3 {
+        let batch = make_batch(&refs, arch.input_size, &device);
+        let out = net.forward(batch.images.clone());
+        let l = losses(&out, &batch, &LossConfig::default());
+        let grads = GradientsParams::from_grads(l.total.backward(), &net);
+        net = optim.step(0.05, net, grads);
+    }
+    let net = net.valid();
+    assert_eq!(
+        snapshot(&net.shared),
+        shared_before,
+        "shared layers must not change in stage 2"
+    );
+    assert_ne!(snapshot(&net.branches), branches_before, "the branches must train");
+}
+
+#[test]
+fn fine_tuned_smn_starts_as_an_exact_copy_of_stage1() {
+    let arch = ArchConfig::tiny();
+    let device = Device::flex();
+    device.seed(4);
+    let stage1 = SmnNet::stage1(&arch, &device);
+    let x = Tensor::<4>::random(
+        [3, 3, arch.input_size, arch.input_size],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let a = stage1.valid().forward(x.clone());
+    let stage2 = SmnNet::stage2(stage1, &arch, Variant::Smn1x1Ft, &device);
+    let b = stage2.valid().forward(x);
+    let diff = |p: Tensor<2>, q: Tensor<2>| (p - q).abs().max().into_scalar::<f32>();
+    assert!(diff(a.landmarks, b.landmarks) < 1e-5);
+    assert!(diff(a.attributes, b.attributes) < 1e-5);
+}
+
+fn tiny_config(stage: u8, variant: Variant, epochs: usize, init: Option<PathBuf>) -> TrainConfig {
+    let mut cfg = TrainConfig::paper(stage, variant, ArchConfig::tiny());
+    cfg.epochs = epochs;
+    cfg.batch_size = 8;
+    cfg.lr = 0.01;
+    cfg.seed = 11;
+    cfg.backend = BackendKind::Flex;
+    cfg.init = init;
+    cfg
+}
+
+#[test]
+fn two_stage_run_writes_models_that_load_and_evaluate() {
+    let train_data = load_dataset(&DataSpec::Synthetic { count: 48, seed: 1 }, 32, None).unwrap();
+    let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 2 }, 32, None).unwrap();
+    let run1 = temp("stage1");
+    let s1 = train(
+        &tiny_config(1, Variant::Mtl, 2, None),
+        &train_data,
+        Some(&val),
+        &run1,
+        false,
+    )
+    .unwrap();
+    assert_eq!(s1.history.len(), 2);
+    assert!(s1.history.iter().all(|l| l.loss.is_finite()));
+    for f in [
+        "model.bpk",
+        "model.json",
+        "config.json",
+        "log.csv",
+        "log.json",
+        "checkpoint/state.json",
+    ] {
+        assert!(run1.join(f).exists(), "{f}");
+    }
+    for variant in [Variant::Smn, Variant::Smn1x1, Variant::Smn1x1Ft] {
+        let run2 = temp(variant.name());
+        let s2 = train(
+            &tiny_config(2, variant, 1, Some(run1.clone())),
+            &train_data,
+            Some(&val),
+            &run2,
+            false,
+        )
+        .unwrap();
+        let m = s2.validation.unwrap();
+        assert_eq!(m.images, 16);
+        assert!(m.mean_nme.is_finite() && m.mean_attribute_accuracy > 0.0);
+        let (_, info) = load_model(&run2, &Device::flex()).unwrap();
+        assert_eq!(info.variant, variant);
+    }
+    // A stage-2 run needs a stage-1 run.
+    let err = train(
+        &tiny_config(2, Variant::Smn1x1, 1, None),
+        &train_data,
+        None,
+        &temp("noinit"),
+        false,
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("--init"), "{err}");
+}
+
+#[test]
+fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
+    let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 7 }, 32, None).unwrap();
+    let straight = temp("straight");
+    train(&tiny_config(1, Variant::Mtl, 2, None), &data, None, &straight, false).unwrap();
+    let split = temp("split");
+    let cfg = tiny_config(1, Variant::Mtl, 2, None);
+    let mut first = cfg.clone();
+    first.epochs = 1;
+    train(&first, &data, None, &split, false).unwrap();
+    // Extend the same run to 2 epochs from its checkpoint.
+    train(&cfg, &data, None, &split, true).unwrap();
+    let device = Device::flex();
+    let (a, _) = load_model(&straight, &device).unwrap();
+    let (b, _) = load_model(&split, &device).unwrap();
+    assert_eq!(snapshot(&a), snapshot(&b));
+}
