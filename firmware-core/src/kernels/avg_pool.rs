@@ -1,11 +1,10 @@
 //! Average pooling over NHWC int8 (`docs/int8-spec.md` §6): the mean of the
 //! valid (non-padded) positions, rounded to nearest with ties away from zero;
 //! output keeps the input's quantisation.
-use super::conv2d::valid_taps;
+use super::pool_window::{for_each_window, Region};
 use super::Shape;
 use crate::format::Window;
 use crate::Error;
-use core::num::NonZeroUsize;
 
 /// Channels summed at once in a stack buffer.
 const BLOCK: usize = 32;
@@ -23,19 +22,6 @@ pub fn rounded_mean(sum: i32, count: i32) -> i32 {
         sum.saturating_sub(half)
     };
     nudged / count
-}
-
-/// A rectangle of input pixels: first row/column and how many of each.
-#[derive(Clone, Copy, Debug)]
-pub struct Region {
-    /// First input row.
-    pub row: usize,
-    /// Rows.
-    pub rows: usize,
-    /// First input column.
-    pub col: usize,
-    /// Columns.
-    pub cols: usize,
 }
 
 /// Writes the rounded per-channel mean of `region` of `input` into `out_px`
@@ -70,38 +56,9 @@ pub fn avg_pool(
     output: &mut [i8],
     output_shape: Shape,
 ) -> Result<(), Error> {
-    let c = input_shape.channels;
-    // Chunk sizes as `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
-    let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
-    let row_len = nonzero(output_shape.width * c)?;
-    let c = nonzero(c)?;
-    let (kh, kw) = (usize::from(window.kernel_h), usize::from(window.kernel_w));
-    for (oy, out_row) in output.chunks_exact_mut(row_len).enumerate() {
-        let (ky_lo, ky_hi, row) = valid_taps(
-            oy,
-            usize::from(window.stride_h),
-            usize::from(window.pad_top),
-            kh,
-            input_shape.height,
-        );
-        for (ox, out_px) in out_row.chunks_exact_mut(c).enumerate() {
-            let (kx_lo, kx_hi, col) = valid_taps(
-                ox,
-                usize::from(window.stride_w),
-                usize::from(window.pad_left),
-                kw,
-                input_shape.width,
-            );
-            let region = Region {
-                row,
-                rows: ky_hi - ky_lo,
-                col,
-                cols: kx_hi - kx_lo,
-            };
-            average_region(input, input_shape, region, out_px)?;
-        }
-    }
-    Ok(())
+    for_each_window(input_shape, window, output, output_shape, |out_px, region| {
+        average_region(input, input_shape, region, out_px)
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Global average pooling: `H × W × C → 1 × 1 × C`, the rounded mean of
 //! every position per channel (`docs/int8-spec.md` §6).
-use super::avg_pool::{average_region, Region};
+use super::avg_pool::average_region;
+use super::pool_window::Region;
 use super::Shape;
 use crate::Error;
 

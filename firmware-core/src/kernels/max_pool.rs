@@ -1,9 +1,8 @@
 //! Max pooling over NHWC int8; padded positions are ignored (`docs/int8-spec.md` §6).
-use super::conv2d::valid_taps;
+use super::pool_window::for_each_window;
 use super::Shape;
 use crate::format::Window;
 use crate::Error;
-use core::num::NonZeroUsize;
 
 /// Runs max pooling; output keeps the input's quantisation.
 pub fn max_pool(
@@ -14,40 +13,19 @@ pub fn max_pool(
     output_shape: Shape,
 ) -> Result<(), Error> {
     let c = input_shape.channels;
-    // Chunk sizes as `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
-    let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
-    let row_len = nonzero(output_shape.width * c)?;
-    let c = nonzero(c)?;
-    let (kh, kw) = (usize::from(window.kernel_h), usize::from(window.kernel_w));
-    for (oy, out_row) in output.chunks_exact_mut(row_len).enumerate() {
-        let (ky_lo, ky_hi, iy0) = valid_taps(
-            oy,
-            usize::from(window.stride_h),
-            usize::from(window.pad_top),
-            kh,
-            input_shape.height,
-        );
-        for (ox, out_px) in out_row.chunks_exact_mut(c).enumerate() {
-            let (kx_lo, kx_hi, ix0) = valid_taps(
-                ox,
-                usize::from(window.stride_w),
-                usize::from(window.pad_left),
-                kw,
-                input_shape.width,
-            );
-            out_px.fill(i8::MIN);
-            for iy in iy0..iy0 + (ky_hi - ky_lo) {
-                for ix in ix0..ix0 + (kx_hi - kx_lo) {
-                    let start = (iy * input_shape.width + ix) * c;
-                    let px = input.get(start..start + c).ok_or(Error::Internal)?;
-                    for (o, &v) in out_px.iter_mut().zip(px) {
-                        *o = (*o).max(v);
-                    }
+    for_each_window(input_shape, window, output, output_shape, |out_px, region| {
+        out_px.fill(i8::MIN);
+        for iy in region.row..region.row + region.rows {
+            for ix in region.col..region.col + region.cols {
+                let start = (iy * input_shape.width + ix) * c;
+                let px = input.get(start..start + c).ok_or(Error::Internal)?;
+                for (o, &v) in out_px.iter_mut().zip(px) {
+                    *o = (*o).max(v);
                 }
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]

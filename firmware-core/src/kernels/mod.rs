@@ -15,6 +15,7 @@ pub mod input;
 pub mod landmark_head;
 pub mod max_pool;
 pub mod params;
+pub mod pool_window;
 pub mod requant;
 
 /// Height, width and channels of an NHWC tensor.
