@@ -3,7 +3,8 @@
 //! The Cortex-M4 firmware is built with Debian's Rust (`rustc-web`,
 //! `cargo-web`, `rust-web-src`: rustc 1.96 with the `core` sources for
 //! `-Z build-std=core`), linked with GNU ld from `gcc-arm-none-eabi` (Debian
-//! ships no `rust-lld`) and run under `qemu-system-arm`.
+//! ships no `rust-lld`) and run under `qemu-system-arm`. The wgpu training
+//! test runs on Mesa's lavapipe (`mesa-vulkan-drivers`).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -31,7 +32,7 @@ struct Requirement {
     package: &'static str,
 }
 
-const REQUIREMENTS: [Requirement; 6] = [
+const REQUIREMENTS: [Requirement; 7] = [
     Requirement {
         check: Check::Path(FIRMWARE_CARGO),
         package: "cargo-web",
@@ -56,7 +57,15 @@ const REQUIREMENTS: [Requirement; 6] = [
         check: Check::OnPath("qemu-system-arm"),
         package: "qemu-system-arm",
     },
+    // Mesa's lavapipe: a CPU Vulkan driver, so the wgpu backend test runs without a GPU.
+    Requirement {
+        check: Check::Path(LAVAPIPE_ICD),
+        package: "mesa-vulkan-drivers",
+    },
 ];
+
+/// The lavapipe Vulkan driver manifest installed by `mesa-vulkan-drivers`.
+pub const LAVAPIPE_ICD: &str = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
 
 impl Check {
     fn describe(&self) -> &'static str {
