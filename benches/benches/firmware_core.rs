@@ -94,16 +94,7 @@ fn kernels(c: &mut Criterion) {
     let x = random(ins.len(), &mut rng);
     let w = random(32 * 9 * 16, &mut rng);
     let p = Params::new(32);
-    let win = Window {
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 1,
-        stride_w: 1,
-        pad_top: 1,
-        pad_bottom: 1,
-        pad_left: 1,
-        pad_right: 1,
-    };
+    let win = Window::square(3, 1, 1);
     let args = Conv2dArgs {
         input: &x,
         input_shape: ins,
@@ -183,16 +174,7 @@ fn kernels(c: &mut Criterion) {
     });
 
     // Pooling: 64×64×16 → 32×32×16 (throughput = input values).
-    let pool = Window {
-        kernel_h: 2,
-        kernel_w: 2,
-        stride_h: 2,
-        stride_w: 2,
-        pad_top: 0,
-        pad_bottom: 0,
-        pad_left: 0,
-        pad_right: 0,
-    };
+    let pool = Window::square(2, 2, 0);
     let xp = random(64 * 64 * 16, &mut rng);
     let (pin, pout) = (
         Shape {

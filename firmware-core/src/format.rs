@@ -143,6 +143,22 @@ pub struct Window {
     pub pad_right: u8,
 }
 
+impl Window {
+    /// A `k × k` window with stride `stride` and `pad` on every side.
+    pub const fn square(kernel: u8, stride: u8, pad: u8) -> Window {
+        Window {
+            kernel_h: kernel,
+            kernel_w: kernel,
+            stride_h: stride,
+            stride_w: stride,
+            pad_top: pad,
+            pad_bottom: pad,
+            pad_left: pad,
+            pad_right: pad,
+        }
+    }
+}
+
 /// Per-output-channel requantisation: Q31 multipliers and power-of-two shifts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requant<'a> {

@@ -18,17 +18,7 @@ fn conv(
         scales: vec![0.01; usize::from(out)],
         bias: vec![0; usize::from(out)],
     };
-    let pad = k / 2;
-    let win = Window {
-        kernel_h: k,
-        kernel_w: k,
-        stride_h: 1,
-        stride_w: 1,
-        pad_top: pad,
-        pad_bottom: pad,
-        pad_left: pad,
-        pad_right: pad,
-    };
+    let win = Window::square(k, 1, k / 2);
     g.conv2d(
         x,
         win,

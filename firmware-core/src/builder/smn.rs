@@ -50,26 +50,8 @@ impl SmnShape {
     }
 }
 
-const CONV3: Window = Window {
-    kernel_h: 3,
-    kernel_w: 3,
-    stride_h: 1,
-    stride_w: 1,
-    pad_top: 1,
-    pad_bottom: 1,
-    pad_left: 1,
-    pad_right: 1,
-};
-const POOL2: Window = Window {
-    kernel_h: 2,
-    kernel_w: 2,
-    stride_h: 2,
-    stride_w: 2,
-    pad_top: 0,
-    pad_bottom: 0,
-    pad_left: 0,
-    pad_right: 0,
-};
+const CONV3: Window = Window::square(3, 1, 1);
+const POOL2: Window = Window::square(2, 2, 0);
 
 /// Draws layers with He-like weight ranges and activation scales that keep
 /// values spread over the int8 range.
