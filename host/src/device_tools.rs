@@ -1,4 +1,5 @@
 //! `smn inspect | infer | simulate | random-model`: tools over firmware-core blobs.
+use crate::data::LANDMARK_NAMES;
 use anyhow::{bail, Context, Result};
 use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, SmnShape};
 use smn_firmware_core::format::Op;
@@ -6,9 +7,6 @@ use smn_firmware_core::sim::{self, SimulatedDevice};
 use smn_firmware_core::{Model, Outputs};
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// Landmark names in output order.
-pub const LANDMARK_NAMES: [&str; 5] = ["left_eye", "right_eye", "nose", "left_mouth", "right_mouth"];
 
 /// Reads a blob file and validates it, naming the file in any error.
 pub fn read_blob(path: &Path) -> Result<Vec<u8>> {

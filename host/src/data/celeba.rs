@@ -438,7 +438,7 @@ pub fn load_index(root: &Path, skip_bad: bool) -> Result<CelebaIndex, DataError>
 
 /// Attribute indices with labels: all 40, or those listed in the synthetic
 /// generator's sidecar file.
-fn modelled_attributes(root: &Path) -> Result<Vec<usize>, DataError> {
+pub fn modelled_attributes(root: &Path) -> Result<Vec<usize>, DataError> {
     let path = root.join(MODELLED_ATTRIBUTES_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok((0..ATTRIBUTE_COUNT).collect());

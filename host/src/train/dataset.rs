@@ -1,6 +1,6 @@
 //! Training and evaluation data at the model input size.
 use crate::data::cache::{write_cache, Cache};
-use crate::data::celeba::{load_index, DataError, Selection, Skipped};
+use crate::data::celeba::{load_index, modelled_attributes, DataError, Selection, Skipped};
 use crate::data::synthetic::{generate_many, SyntheticConfig, MODELLED_ATTRIBUTES};
 use crate::data::transform::{to_model_input, Affine};
 use crate::data::{attributes::attribute_index, FaceSample};
@@ -92,7 +92,7 @@ pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Resul
         })?;
     let known_attributes = match spec {
         DataSpec::Synthetic { .. } => MODELLED_ATTRIBUTES.iter().filter_map(|n| attribute_index(n)).collect(),
-        DataSpec::Celeba { dir, .. } => load_index(dir, true)?.known_attributes,
+        DataSpec::Celeba { dir, .. } => modelled_attributes(dir)?,
     };
     if let Some(path) = cache.filter(|p| p.exists()) {
         let c = Cache::open(path)?;
