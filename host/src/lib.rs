@@ -5,5 +5,8 @@
 pub mod commands;
 pub mod data;
 pub mod device_tools;
+pub mod evaluation;
+pub mod export;
 pub mod model;
+pub mod report;
 pub mod train;

@@ -23,6 +23,30 @@ enum Command {
     Train(Box<smn_host::commands::train::TrainArgs>),
     /// Evaluate a trained run: per-landmark NME and attribute accuracy.
     Eval(smn_host::commands::eval::EvalArgs),
+    /// Write a trained run as the float model file that `smn quantize` reads (docs/float-model.md).
+    Export(smn_host::commands::export::ExportArgs),
+    /// Quantise a float model to an int8 blob for firmware-core, with a report.
+    Quantize(smn_host::commands::quantize::QuantizeArgs),
+    /// From nothing to a face model on a simulated Cortex-M4: data, two-stage training, int8, report.
+    Demo(smn_host::commands::demo::DemoArgs),
+    /// Time training steps of the real network per backend (JSON lines; the PyTorch peer script calls this).
+    BenchTrain {
+        /// Backends, comma-separated.
+        #[arg(long, default_value = "flex,ndarray")]
+        backends: String,
+        /// Architecture preset.
+        #[arg(long, default_value = "micro")]
+        preset: String,
+        /// Variant (mtl = stage 1).
+        #[arg(long, default_value = "mtl")]
+        variant: String,
+        /// Batch size.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+    },
     /// Describe an int8 model blob: input, arena, flash, ops and MACs.
     Inspect {
         /// Model blob (.bin).
@@ -77,6 +101,16 @@ fn run(cli: Cli) -> Result<String> {
     match cli.command {
         Command::Train(args) => smn_host::commands::train::run(&args),
         Command::Eval(args) => smn_host::commands::eval::run(&args),
+        Command::Export(args) => smn_host::commands::export::run(&args),
+        Command::Quantize(args) => smn_host::commands::quantize::run(&args),
+        Command::Demo(args) => smn_host::commands::demo::run(&args),
+        Command::BenchTrain {
+            backends,
+            preset,
+            variant,
+            batch,
+            steps,
+        } => bench_train(&backends, &preset, &variant, batch, steps),
         Command::Inspect { blob } => device_tools::inspect(&device_tools::read_blob(&blob)?),
         Command::Infer { blob, image } => {
             let bytes = device_tools::read_blob(&blob)?;
@@ -103,6 +137,22 @@ fn run(cli: Cli) -> Result<String> {
         }
         Command::RandomModel { shape, seed, out } => device_tools::random_model(&shape, seed, &out),
     }
+}
+
+fn bench_train(backends: &str, preset: &str, variant: &str, batch: usize, steps: usize) -> Result<String> {
+    use anyhow::Context;
+    use smn_host::model::{ArchConfig, Variant};
+    use smn_host::train::backend::BackendKind;
+    let arch = ArchConfig::preset(preset).with_context(|| format!("unknown preset '{preset}'"))?;
+    let variant = Variant::parse(variant).with_context(|| format!("unknown variant '{variant}'"))?;
+    let mut out = String::new();
+    for name in backends.split(',') {
+        let backend = BackendKind::parse(name).with_context(|| format!("unknown backend '{name}'"))?;
+        let rate = smn_host::train::step_bench::step_rate(backend, &arch, variant, batch, 3, steps)?;
+        out.push_str(&serde_json::to_string(&rate)?);
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 fn main() -> ExitCode {

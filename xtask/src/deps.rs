@@ -32,7 +32,7 @@ struct Requirement {
     package: &'static str,
 }
 
-const REQUIREMENTS: [Requirement; 7] = [
+const REQUIREMENTS: [Requirement; 8] = [
     Requirement {
         check: Check::Path(FIRMWARE_CARGO),
         package: "cargo-web",
@@ -61,6 +61,11 @@ const REQUIREMENTS: [Requirement; 7] = [
     Requirement {
         check: Check::Path(LAVAPIPE_ICD),
         package: "mesa-vulkan-drivers",
+    },
+    // A font for the text in chart PNGs (`smn eval --figures`, `smn demo`).
+    Requirement {
+        check: Check::Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        package: "fonts-dejavu-core",
     },
 ];
 

@@ -78,6 +78,8 @@ pub struct Report {
     stack_budget_bytes: u64,
     transcript_lines: usize,
     qemu_seconds: f64,
+    /// Per op type: (name, SysTick ticks of the profiled pass, MACs).
+    op_types: Vec<(String, u64, u64)>,
 }
 
 impl Report {
@@ -97,6 +99,12 @@ impl Report {
     /// Statically allocated RAM (the stack takes the rest of the 192 KiB).
     fn ram_bytes(&self) -> u64 {
         self.section(".data") + self.section(".bss") + self.section(".uninit")
+    }
+
+    fn ticks_to_instructions(&self, ticks: u64) -> u64 {
+        (ticks * self.calibration_instructions + self.calibration_ticks / 2)
+            .checked_div(self.calibration_ticks)
+            .unwrap_or(0)
     }
 
     fn instructions_per_mac(&self) -> f64 {
@@ -155,6 +163,19 @@ impl Report {
         if drift.abs() > 10.0 {
             println!("  note: update sim::M4_INSTRUCTIONS_PER_MAC to the measured value");
         }
+        if !self.op_types.is_empty() {
+            println!("  per op type (profiled pass; ticks between ops, input conversion in the first op):");
+            println!("    {:<16} {:>12} {:>12} {:>9} {:>7}", "op", "instructions", "MACs", "instr/MAC", "share");
+            let total: u64 = self.op_types.iter().map(|t| t.1).sum();
+            for (name, ticks, macs) in &self.op_types {
+                let instr = self.ticks_to_instructions(*ticks);
+                let per_mac = if *macs > 0 { format!("{:.2}", instr as f64 / *macs as f64) } else { "-".into() };
+                println!(
+                    "    {name:<16} {instr:>12} {macs:>12} {per_mac:>9} {:>6.1}%",
+                    100.0 * *ticks as f64 / total.max(1) as f64
+                );
+            }
+        }
         println!(
             "  parity                   {:>10} transcript lines identical (QEMU run {:.1} s)",
             self.transcript_lines, self.qemu_seconds
@@ -201,6 +222,12 @@ impl Report {
         let _ = writeln!(s, "  \"instructions_per_inference\": {},", self.inference_instructions);
         let _ = writeln!(s, "  \"macs\": {},", self.macs);
         let _ = writeln!(s, "  \"instructions_per_mac\": {:.4},", self.instructions_per_mac());
+        let ops: Vec<String> = self
+            .op_types
+            .iter()
+            .map(|(n, t, m)| format!("    \"{n}\": {{ \"instructions\": {}, \"macs\": {m} }}", self.ticks_to_instructions(*t)))
+            .collect();
+        let _ = writeln!(s, "  \"op_types\": {{\n{}\n  }},", ops.join(",\n"));
         let _ = writeln!(s, "  \"transcript_lines\": {},", self.transcript_lines);
         let _ = writeln!(s, "  \"parity\": true");
         let _ = writeln!(s, "}}");
@@ -461,6 +488,27 @@ fn device_value(device: &str, prefix: &str, key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("the firmware output has no `{prefix}{key} <n>` line"))
 }
 
+/// Per op type: ticks from the firmware's `icount op <type> <ticks>` lines and
+/// MACs from the blob (the two heads are reported together as `Heads`).
+fn op_types(device: &str, blob: &[u8]) -> Result<Vec<(String, u64, u64)>, String> {
+    let model = Model::from_bytes(blob).map_err(|e| format!("host: the model blob does not load: {e}"))?;
+    let mut out: Vec<(String, u64, u64)> = Vec::new();
+    for line in device.lines().filter_map(|l| l.strip_prefix("icount op ")) {
+        let mut parts = line.split_whitespace();
+        let (Some(name), Some(ticks)) = (parts.next(), parts.next().and_then(|t| t.parse().ok())) else {
+            return Err(format!("malformed firmware line `icount op {line}`"));
+        };
+        let macs = model
+            .ops()
+            .filter_map(Result::ok)
+            .filter(|op| op.name() == name)
+            .map(|op| model.op_macs(&op))
+            .sum();
+        out.push((name.to_string(), ticks, macs));
+    }
+    Ok(out)
+}
+
 /// The whole `cargo xtask firmware` flow; prints and returns the report.
 pub fn firmware(root: &Path) -> Result<Report, String> {
     deps::install_deps()?;
@@ -487,6 +535,7 @@ pub fn firmware(root: &Path) -> Result<Report, String> {
         stack_budget_bytes: device_value(&device, DEVICE_PREFIX, "stack_budget_bytes")?,
         transcript_lines,
         qemu_seconds,
+        op_types: op_types(&device, &assets.blob)?,
     };
     report.print();
     let json_path = root.join("target").join("firmware-report.json");
@@ -553,6 +602,7 @@ mod tests {
             stack_budget_bytes: 4096,
             transcript_lines: 46,
             qemu_seconds: 0.5,
+            op_types: vec![("Conv2d".into(), 40, 80)],
         };
         let json = report.json();
         for needle in [
@@ -563,6 +613,7 @@ mod tests {
             "\"flash_bytes\": 70,",
             "\"instructions_per_inference\": 2000,",
             "\"instructions_per_mac\": 20.0000,",
+            "\"Conv2d\": { \"instructions\": 1600, \"macs\": 80 }",
             "\"parity\": true\n}",
         ] {
             assert!(json.contains(needle), "{needle} not in {json}");

@@ -1,31 +1,46 @@
-//! `smn eval`.
+//! `smn eval`: float models, an int8 blob, or both side by side.
 use super::data_args::DataArgs;
 use super::train::SYNTHETIC_TEST_SEED;
 use crate::data::celeba::Partition;
 use crate::data::{ATTRIBUTE_NAMES, LANDMARK_NAMES};
+use crate::evaluation::float::float_predictions;
+use crate::evaluation::int8::int8_predictions;
+use crate::evaluation::parity::{parity, Parity};
+use crate::evaluation::{metrics_of, Prediction};
+use crate::report::markdown::comparison_table;
 use crate::train::backend::BackendKind;
-use crate::train::dataset::load_dataset;
+use crate::train::dataset::{load_dataset, Dataset};
 use crate::train::metrics::Metrics;
 use crate::train::run_dir::write_json;
-use crate::train::trainer::{evaluate, load_model};
-use anyhow::{Context, Result};
+use crate::train::trainer::load_model;
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `smn eval` options.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Run directory of a trained model.
+    /// Run directory of a trained model (repeat to compare several, like the paper's Table 1).
+    #[arg(long = "model")]
+    pub models: Vec<PathBuf>,
+    /// An int8 blob from `smn quantize`: evaluated through firmware-core; with one --model, float vs int8.
     #[arg(long)]
-    pub model: PathBuf,
+    pub int8: Option<PathBuf>,
     /// Data selection.
     #[command(flatten)]
     pub data: DataArgs,
     /// Write the metrics as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Backend.
+    /// Write a Markdown report here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write figures here: CED curves, training curves, landmark overlays, feature maps.
+    #[arg(long)]
+    pub figures: Option<PathBuf>,
+    /// Backend for the float models.
     #[arg(long, default_value = "flex")]
     pub backend: String,
     /// Seed of the synthetic evaluation set.
@@ -52,22 +67,152 @@ pub fn format_metrics(m: &Metrics) -> String {
     s
 }
 
-/// Runs `smn eval`.
-pub fn run(args: &EvalArgs) -> Result<String> {
+/// One evaluated model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluated {
+    /// Display name (`RUN (variant)` or `int8 FILE`).
+    pub name: String,
+    /// Run directory or blob file.
+    pub source: PathBuf,
+    /// Its metrics.
+    pub metrics: Metrics,
+    /// Its predictions in dataset order (not serialised).
+    #[serde(skip)]
+    pub predictions: Vec<Prediction>,
+}
+
+/// Everything `smn eval` computed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    /// Float models, then the int8 blob.
+    pub models: Vec<Evaluated>,
+    /// Float vs int8 when one float model and a blob were given.
+    pub parity: Option<Parity>,
+}
+
+fn run_name(run: &Path) -> String {
+    run.file_name().map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Side-by-side text of float vs int8.
+pub fn format_parity(p: &Parity) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "float vs int8 ({} images)", p.float.images);
+    let _ = writeln!(s, "  {:<14} {:>9} {:>9}", "NME", "float", "int8");
+    for (i, name) in LANDMARK_NAMES.iter().enumerate() {
+        let _ = writeln!(s, "  {name:<14} {:>9.4} {:>9.4}", p.float.nme[i], p.int8.nme[i]);
+    }
+    let _ = writeln!(s, "  {:<14} {:>9.4} {:>9.4}", "mean", p.float.mean_nme, p.int8.mean_nme);
+    let _ = writeln!(
+        s,
+        "  mean attribute accuracy {:.2} % vs {:.2} % (drop {:.2} points)",
+        100.0 * p.float.mean_attribute_accuracy,
+        100.0 * p.int8.mean_attribute_accuracy,
+        p.accuracy_drop_points
+    );
+    let _ = writeln!(
+        s,
+        "  mean NME rise {:+.2} %; {} of {} attribute decisions flip; landmarks move {:.3} px on average",
+        100.0 * p.nme_rise_relative,
+        p.flipped_decisions,
+        p.decisions,
+        p.mean_landmark_shift_px
+    );
+    s
+}
+
+/// Evaluates the models and blob of `args` on `data` (already loaded at their input size).
+pub fn evaluate_all(args: &EvalArgs, data: &Dataset) -> Result<Evaluation> {
     let backend = BackendKind::parse(&args.backend)
         .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?;
     let device = backend.device();
-    let (model, info) = load_model(&args.model, &device)?;
-    let spec = args.data.spec(Partition::Test, args.seed + SYNTHETIC_TEST_SEED)?;
-    let data = load_dataset(&spec, info.arch.input_size, args.data.cache.as_deref())?;
-    let metrics = evaluate(&model, &data, &device, 64);
-    if let Some(path) = &args.json {
-        write_json(path, &metrics)?;
+    let mut models = Vec::new();
+    for run in &args.models {
+        let (model, info) = load_model(run, &device)?;
+        if info.arch.input_size != data.size {
+            bail!(
+                "{}: the model takes {}×{} images; all models compared must share one input size ({})",
+                run.display(),
+                info.arch.input_size,
+                info.arch.input_size,
+                data.size
+            );
+        }
+        let predictions = float_predictions(&model, data, &device, 64);
+        models.push(Evaluated {
+            name: format!("{} ({})", run_name(run), info.variant.name()),
+            source: run.clone(),
+            metrics: metrics_of(&predictions, data),
+            predictions,
+        });
     }
-    Ok(format!(
-        "model {} ({})\n{}",
-        args.model.display(),
-        info.variant.name(),
-        format_metrics(&metrics)
-    ))
+    let mut par = None;
+    if let Some(blob_path) = &args.int8 {
+        let blob = crate::device_tools::read_blob(blob_path)?;
+        let predictions = int8_predictions(&blob, data).with_context(|| blob_path.display().to_string())?;
+        if let [float] = models.as_slice() {
+            par = Some(parity(&float.predictions, &predictions, data));
+        }
+        models.push(Evaluated {
+            name: format!("int8 {}", run_name(blob_path)),
+            source: blob_path.clone(),
+            metrics: metrics_of(&predictions, data),
+            predictions,
+        });
+    }
+    Ok(Evaluation { models, parity: par })
+}
+
+/// The model input size of the first run or the blob.
+fn input_size(args: &EvalArgs) -> Result<usize> {
+    if let Some(run) = args.models.first() {
+        return Ok(crate::train::trainer::read_model_info(run)?.arch.input_size);
+    }
+    if let Some(path) = &args.int8 {
+        let blob = crate::device_tools::read_blob(path)?;
+        let model = smn_firmware_core::Model::from_bytes(&blob)
+            .map_err(|e| anyhow::anyhow!("{}: invalid model blob: {e}", path.display()))?;
+        return Ok(model.input_height());
+    }
+    bail!("give --model RUN (repeatable) and/or --int8 BLOB")
+}
+
+/// Markdown report of an evaluation.
+pub fn markdown_report(eval: &Evaluation, data_label: &str) -> String {
+    let mut s = format!("# Evaluation\n\nData: {data_label}\n\n");
+    let rows: Vec<(&str, &Metrics)> = eval.models.iter().map(|m| (m.name.as_str(), &m.metrics)).collect();
+    s.push_str(&comparison_table(&rows));
+    if let Some(p) = &eval.parity {
+        let _ = write!(s, "\n## Float vs int8\n\n```text\n{}```\n", format_parity(p));
+    }
+    s
+}
+
+/// Runs `smn eval`.
+pub fn run(args: &EvalArgs) -> Result<String> {
+    let size = input_size(args)?;
+    let spec = args.data.spec(Partition::Test, args.seed + SYNTHETIC_TEST_SEED)?;
+    let data = load_dataset(&spec, size, args.data.cache.as_deref())?;
+    if data.samples.is_empty() {
+        bail!("the data selection is empty");
+    }
+    let eval = evaluate_all(args, &data)?;
+    if let Some(path) = &args.json {
+        write_json(path, &eval)?;
+    }
+    if let Some(path) = &args.report {
+        let text = markdown_report(&eval, &format!("{spec:?}"));
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(dir) = &args.figures {
+        super::figures::write_eval_figures(dir, args, &eval, &data)?;
+    }
+    let mut out = String::new();
+    for m in &eval.models {
+        let _ = write!(out, "{}\n{}\n", m.name, format_metrics(&m.metrics));
+    }
+    if let Some(p) = &eval.parity {
+        out.push_str(&format_parity(p));
+    }
+    Ok(out)
 }

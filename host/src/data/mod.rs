@@ -55,6 +55,17 @@ impl Rgb {
             }
         }
     }
+
+    /// Copies `src` with its top-left corner at `(x, y)` (clipped at the edges).
+    pub fn blit(&mut self, src: &Rgb, x: usize, y: usize) {
+        for row in 0..src.height {
+            for col in 0..src.width {
+                if let Some(p) = src.get(col, row) {
+                    self.put(x + col, y + row, p);
+                }
+            }
+        }
+    }
 }
 
 /// One labelled face.

@@ -247,6 +247,25 @@ impl SmnNet {
         }
     }
 
+    /// Every conv level's output (after pooling) for `[B, 3, H, W]` images,
+    /// named `shared.{l}` and `branches.{t}.{l}` (the paper's Fig. 5).
+    pub fn feature_maps(&self, x: Tensor<4>) -> Vec<(String, Tensor<4>)> {
+        let mut maps = Vec::new();
+        let mut shared_out = Vec::with_capacity(self.shared.len());
+        let mut s = x.clone();
+        for (l, block) in self.shared.iter().enumerate() {
+            s = block.forward(s);
+            shared_out.push(s.clone());
+            maps.push((format!("shared.{l}"), s.clone()));
+        }
+        for (t, branch) in self.branches.iter().enumerate() {
+            for (l, h) in branch.levels(x.clone(), &shared_out).0.into_iter().enumerate() {
+                maps.push((format!("branches.{t}.{l}"), h));
+            }
+        }
+        maps
+    }
+
     /// Forward pass on `[B, 3, H, W]` normalised images.
     pub fn forward(&self, x: Tensor<4>) -> Outputs {
         let mut shared_out = Vec::with_capacity(self.shared.len());
@@ -283,16 +302,23 @@ impl Branch {
         }
     }
 
-    fn forward(&self, x: Tensor<4>, shared: &[Tensor<4>]) -> Tensor<2> {
+    /// Output of every branch level, and the head's input.
+    fn levels(&self, x: Tensor<4>, shared: &[Tensor<4>]) -> (Vec<Tensor<4>>, Tensor<4>) {
+        let mut outs = Vec::with_capacity(self.blocks.len());
         let mut h = x;
         for (l, block) in self.blocks.iter().enumerate() {
             if l > 0 {
                 h = self.join(l - 1, h, &shared[l - 1]);
             }
             h = block.forward(h);
+            outs.push(h.clone());
         }
         let last = shared.len() - 1;
         let h = self.join(last, h, &shared[last]);
-        self.head.forward(h)
+        (outs, h)
+    }
+
+    fn forward(&self, x: Tensor<4>, shared: &[Tensor<4>]) -> Tensor<2> {
+        self.head.forward(self.levels(x, shared).1)
     }
 }

@@ -6,3 +6,4 @@ pub mod loss;
 pub mod metrics;
 pub mod run_dir;
 pub mod trainer;
+pub mod step_bench;

@@ -1,10 +1,12 @@
 //! Two-stage training: stage 1 trains the multi-task net; stage 2 loads it,
 //! freezes the shared layers and trains the task branches of a variant.
 use super::backend::BackendKind;
-use super::batch::{denormalise_coordinate, make_batch};
+use super::batch::make_batch;
 use super::dataset::Dataset;
 use super::loss::{losses, LossConfig};
-use super::metrics::{Metrics, MetricsAccumulator};
+use super::metrics::Metrics;
+use crate::evaluation::float::float_predictions;
+use crate::evaluation::metrics_of;
 use super::run_dir::{read_json, write_json, ModelInfo, RunDir};
 use crate::data::transform::{jitter_colors, transform_sample, Affine, Augment};
 use crate::data::FaceSample;
@@ -226,7 +228,7 @@ pub fn load_model(run: &Path, device: &Device) -> Result<(SmnNet, ModelInfo)> {
     Ok((net, info))
 }
 
-fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+pub(crate) fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     let decay = cfg.weight_decay.map(burn::optim::decay::WeightDecayConfig::new);
     match cfg.optimizer {
         OptimizerKind::Sgd => SgdConfig::new()
@@ -304,30 +306,7 @@ fn training_sample(data: &Dataset, index: usize, cfg: &TrainConfig, epoch: usize
 
 /// Evaluates `model` (inference mode) on `data`.
 pub fn evaluate(model: &SmnNet, data: &Dataset, device: &Device, batch_size: usize) -> Metrics {
-    let model = model.valid();
-    let device = device.clone().without_autodiff();
-    let mut acc = MetricsAccumulator::new();
-    let n = data.samples.len();
-    let mut start = 0;
-    while start < n {
-        let end = (start + batch_size.max(1)).min(n);
-        let samples: Vec<FaceSample> = (start..end).filter_map(|i| data.samples.get(i)).collect();
-        let refs: Vec<&FaceSample> = samples.iter().collect();
-        let batch = make_batch(&refs, data.size, &device);
-        let out = model.forward(batch.images);
-        let lm = out.landmarks.into_data().try_into_vec::<f32>().unwrap_or_default();
-        let logits = out.attributes.into_data().try_into_vec::<f32>().unwrap_or_default();
-        for (k, s) in samples.iter().enumerate() {
-            let mut predicted = [0f32; 10];
-            for (p, &u) in predicted.iter_mut().zip(lm.iter().skip(k * 10)) {
-                *p = denormalise_coordinate(u, data.size);
-            }
-            let l = logits.get(k * 40..k * 40 + 40).unwrap_or(&[]);
-            acc.add(&predicted, &s.landmarks, &data.to_original, l, &s.attributes);
-        }
-        start = end;
-    }
-    acc.finish()
+    metrics_of(&float_predictions(model, data, device, batch_size), data)
 }
 
 /// What a finished run reports.

@@ -247,6 +247,67 @@ fn stack_high_water() -> u64 {
 
 // ---------------------------------------------------------------------------
 
+/// Op types in `Op::name` order of [`OP_TYPES`]; the two heads run after the
+/// last tensor-writing op and are timed together.
+const OP_TYPES: [&str; 7] = [
+    "Conv2d",
+    "ConcatConv1x1",
+    "MaxPool2d",
+    "AvgPool2d",
+    "GlobalAvgPool",
+    "FullyConnected",
+    "Heads",
+];
+/// Transcript keys of [`OP_TYPES`].
+const OP_KEYS: [&str; 7] = [
+    "icount op Conv2d",
+    "icount op ConcatConv1x1",
+    "icount op MaxPool2d",
+    "icount op AvgPool2d",
+    "icount op GlobalAvgPool",
+    "icount op FullyConnected",
+    "icount op Heads",
+];
+const HEADS: usize = 6;
+const MAX_PROFILED_OPS: usize = 256;
+
+/// A third pass with an observer that reads SysTick after every op and
+/// charges the ticks since the previous op to that op's type (the input
+/// conversion goes to the first op; the observer's own cost, a few dozen
+/// instructions per op, is included). Writes `icount op <type> <ticks>`.
+fn profile_op_types<W: FnMut(&[u8])>(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    t: &mut Transcript<W>,
+) -> Result<(), &'static [u8]> {
+    let mut kinds = [HEADS as u8; MAX_PROFILED_OPS];
+    for (kind, op) in kinds.iter_mut().zip(model.ops()) {
+        let name = op.map_err(|_| b"Model::ops".as_slice())?.name();
+        *kind = OP_TYPES.iter().position(|&n| n == name).unwrap_or(HEADS) as u8;
+    }
+    let mut per_type = [0u64; OP_TYPES.len()];
+    let start = ticks();
+    let mut last = start;
+    let result = model.run_observed(IMAGE, arena, &mut |trace| {
+        let now = ticks();
+        let kind = kinds.get(trace.op_index).copied().unwrap_or(HEADS as u8);
+        if let Some(acc) = per_type.get_mut(usize::from(kind)) {
+            *acc += now.wrapping_sub(last);
+        }
+        last = ticks();
+    });
+    if let Some(heads) = per_type.get_mut(HEADS) {
+        *heads += ticks().wrapping_sub(last);
+    }
+    result.map_err(|_| b"Model::run_observed (profile)".as_slice())?;
+    for (key, &ticks) in OP_KEYS.iter().zip(&per_type) {
+        if ticks > 0 {
+            t.line(key, ticks);
+        }
+    }
+    Ok(())
+}
+
 /// The parity script; keep in sync with `parity_transcript` in
 /// `xtask/src/firmware.rs`. Returns what failed, if anything.
 fn session(console: &mut Console, calibration: (u64, u64)) -> Result<(), &'static [u8]> {
@@ -268,6 +329,7 @@ fn session(console: &mut Console, calibration: (u64, u64)) -> Result<(), &'stati
     let timed = timed.map_err(|_| b"Model::run".as_slice())?;
     t.line("run_matches_run_observed", u64::from(timed == observed));
     t.line("done", 1);
+    profile_op_types(&model, arena, &mut t)?;
 
     let (cal_instructions, cal_ticks) = calibration;
     let inference_instructions = inference_ticks

@@ -1,0 +1,401 @@
+//! `smn demo`: from nothing to a face model on a (simulated) microcontroller.
+//!
+//! Synthetic faces (or `--data DIR`) → stage 1 (`mtl`) → stage 2
+//! (`smn-1x1-ft`) → float evaluation → export → int8 quantisation of both →
+//! int8 evaluation through firmware-core → simulated Cortex-M4 → figures and
+//! a report in `--out` (default `runs/demo`). Every number printed comes from
+//! this run.
+use super::data_args::parse_ids;
+use super::eval::{format_parity, EvalArgs, Evaluated, Evaluation};
+use super::figures::write_eval_figures;
+use super::quantize::{calibration_method, SYNTHETIC_CALIBRATION_SEED};
+use super::train::SYNTHETIC_TEST_SEED;
+use crate::data::celeba::{Partition, Selection};
+use crate::evaluation::baselines::trivial_predictions;
+use crate::evaluation::float::float_predictions;
+use crate::evaluation::int8::int8_predictions;
+use crate::evaluation::metrics_of;
+use crate::evaluation::parity::{parity, Parity};
+use crate::export::float_model;
+use crate::model::{ArchConfig, Variant};
+use crate::report::markdown::comparison_table;
+use crate::train::backend::BackendKind;
+use crate::train::dataset::{load_dataset, DataSpec, Dataset};
+use crate::train::run_dir::write_json;
+use crate::train::trainer::{load_model, train, OptimizerKind, TrainConfig};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Serialize;
+use smn_firmware_core::sim::{SimulatedDevice, CORTEX_M4};
+use smn_quantize::emit_rust::emit_rust;
+use smn_quantize::quantize::{quantize, QuantizeOptions, QuantReport};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// `smn demo` options.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// CelebA folder (default: synthetic faces).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Training image ids with --data, e.g. 1-2800 (default: the train partition).
+    #[arg(long)]
+    pub train_ids: Option<String>,
+    /// Evaluation image ids with --data, e.g. 2801-3329 (default: the val partition).
+    #[arg(long)]
+    pub val_ids: Option<String>,
+    /// Synthetic training faces (evaluation: a fifth of this, other seed).
+    #[arg(long, default_value_t = 3000)]
+    pub synthetic: usize,
+    /// Architecture preset: micro (Cortex-M4), paper, tiny.
+    #[arg(long, default_value = "micro")]
+    pub preset: String,
+    /// Backend: flex, ndarray, wgpu.
+    #[arg(long, default_value = "flex")]
+    pub backend: String,
+    /// Epochs of stage 1 and of stage 2.
+    #[arg(long, default_value_t = 6)]
+    pub epochs: usize,
+    /// Optimiser (the demo defaults to Adam lr 0.001 to converge in minutes; the paper: sgd).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.001)]
+    pub lr: f64,
+    /// Calibration images for int8.
+    #[arg(long, default_value_t = 200)]
+    pub calib_count: usize,
+    /// Calibration method: minmax, percentile, mse.
+    #[arg(long, default_value = "percentile")]
+    pub calibration: String,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long, default_value = "runs/demo")]
+    pub out: PathBuf,
+}
+
+/// One model's row of the final table.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoModel {
+    /// `mtl` or `smn-1x1-ft`.
+    pub variant: String,
+    /// Float vs int8 on the evaluation set.
+    pub parity: Parity,
+    /// Blob bytes (flash).
+    pub flash_bytes: usize,
+    /// Arena bytes.
+    pub arena_bytes: usize,
+    /// RAM the simulated Cortex-M4 needs (arena, input image, model struct).
+    pub ram_bytes: usize,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+    /// Estimated Cortex-M4 latency in milliseconds.
+    pub latency_ms: f64,
+    /// Quantisation report.
+    pub quantization: QuantReport,
+}
+
+/// What `metrics.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoResult {
+    /// Data description.
+    pub data: String,
+    /// Training and evaluation images.
+    pub train_images: usize,
+    /// Evaluation images.
+    pub eval_images: usize,
+    /// Stage 1, stage 2.
+    pub models: Vec<DemoModel>,
+    /// Trivial baselines on the evaluation set: mean training landmarks, per-attribute majority class.
+    pub baseline: crate::train::metrics::Metrics,
+    /// Seconds per phase.
+    pub seconds: Vec<(String, f64)>,
+}
+
+fn data_specs(args: &DemoArgs) -> Result<(DataSpec, DataSpec)> {
+    Ok(match &args.data {
+        None => (
+            DataSpec::Synthetic {
+                count: args.synthetic,
+                seed: args.seed,
+            },
+            DataSpec::Synthetic {
+                count: (args.synthetic / 5).max(50),
+                seed: args.seed + SYNTHETIC_TEST_SEED,
+            },
+        ),
+        Some(dir) => {
+            let celeba = |ids: &Option<String>, partition: Partition| -> Result<DataSpec> {
+                let ids = ids.as_deref().map(parse_ids).transpose()?;
+                Ok(DataSpec::Celeba {
+                    dir: dir.clone(),
+                    selection: Selection {
+                        partitions: if ids.is_some() { Vec::new() } else { vec![partition] },
+                        ids,
+                        fraction: None,
+                    },
+                    skip_bad: false,
+                })
+            };
+            (celeba(&args.train_ids, Partition::Train)?, celeba(&args.val_ids, Partition::Val)?)
+        }
+    })
+}
+
+fn stage_config(args: &DemoArgs, arch: &ArchConfig, stage: u8, variant: Variant, init: Option<PathBuf>) -> Result<TrainConfig> {
+    let mut cfg = TrainConfig::paper(stage, variant, arch.clone());
+    cfg.epochs = args.epochs;
+    cfg.optimizer = match args.optimizer.as_str() {
+        "sgd" => OptimizerKind::Sgd,
+        "adam" => OptimizerKind::Adam,
+        o => bail!("--optimizer '{o}': sgd or adam"),
+    };
+    cfg.lr = args.lr;
+    cfg.seed = args.seed;
+    cfg.backend = BackendKind::parse(&args.backend)
+        .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?;
+    cfg.init = init;
+    Ok(cfg)
+}
+
+struct Timer {
+    start: Instant,
+    phases: Vec<(String, f64)>,
+}
+
+impl Timer {
+    fn phase(&mut self, name: &str) {
+        let now = Instant::now();
+        self.phases.push((name.to_string(), (now - self.start).as_secs_f64()));
+        self.start = now;
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Quantises, evaluates and simulates one trained run.
+fn deploy(args: &DemoArgs, run: &Path, name: &str, calib: &[Vec<u8>], eval: &Dataset) -> Result<(DemoModel, Evaluated, Evaluated)> {
+    let device = BackendKind::Flex.device();
+    let (net, info) = load_model(run, &device)?;
+    let float = float_model(&net, &info)?;
+    float
+        .write(&args.out.join(format!("{name}.safetensors")))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = QuantizeOptions {
+        calibration: calibration_method(&args.calibration)?,
+        ..QuantizeOptions::default()
+    };
+    let q = quantize(&float, calib, &options).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    write_file(&args.out.join(format!("{name}.smnq")), &q.blob)?;
+    write_file(&args.out.join(format!("{name}.rs")), emit_rust(&q.blob, "SMN_MODEL").as_bytes())?;
+    write_file(&args.out.join(format!("{name}-quantization.md")), q.report.to_markdown().as_bytes())?;
+    let backend_device = BackendKind::parse(&args.backend).unwrap_or(BackendKind::Flex).device();
+    let fp = float_predictions(&net, eval, &backend_device, 64);
+    let qp = int8_predictions(&q.blob, eval)?;
+    let par = parity(&fp, &qp, eval);
+    let mut dev = SimulatedDevice::new(CORTEX_M4);
+    dev.flash(&q.blob).map_err(|e| anyhow::anyhow!("{name} on {}: {e}", CORTEX_M4.name))?;
+    let image = eval.samples.get(0).map(|s| s.image.pixels).unwrap_or_default();
+    let sim = dev.infer(&image).map_err(|e| anyhow::anyhow!("{name} on {}: {e}", CORTEX_M4.name))?;
+    let model = DemoModel {
+        variant: info.variant.name().to_string(),
+        flash_bytes: sim.flash_used,
+        arena_bytes: sim.arena_bytes,
+        ram_bytes: sim.ram_used,
+        macs: sim.macs,
+        latency_ms: sim.estimated_seconds * 1e3,
+        parity: par,
+        quantization: q.report,
+    };
+    let float_eval = Evaluated {
+        name: format!("{} float", info.variant.name()),
+        source: run.to_path_buf(),
+        metrics: metrics_of(&fp, eval),
+        predictions: fp,
+    };
+    let int8_eval = Evaluated {
+        name: format!("{} int8", info.variant.name()),
+        source: args.out.join(format!("{name}.smnq")),
+        metrics: metrics_of(&qp, eval),
+        predictions: qp,
+    };
+    Ok((model, float_eval, int8_eval))
+}
+
+/// The final table: float vs int8, MTL vs SMN, flash, RAM, latency.
+pub fn final_table(models: &[DemoModel], baseline: &crate::train::metrics::Metrics) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| model | NME float | NME int8 | attr. acc. float | attr. acc. int8 | flips | flash | RAM (arena) | MACs | Cortex-M4 @168 MHz (est.) |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for m in models {
+        let p = &m.parity;
+        let _ = writeln!(
+            s,
+            "| {} | {:.4} | {:.4} | {:.2} % | {:.2} % | {}/{} | {:.1} KiB | {:.1} KiB ({:.1} KiB) | {:.1} M | {:.0} ms |",
+            m.variant,
+            p.float.mean_nme,
+            p.int8.mean_nme,
+            100.0 * p.float.mean_attribute_accuracy,
+            100.0 * p.int8.mean_attribute_accuracy,
+            p.flipped_decisions,
+            p.decisions,
+            m.flash_bytes as f64 / 1024.0,
+            m.ram_bytes as f64 / 1024.0,
+            m.arena_bytes as f64 / 1024.0,
+            m.macs as f64 / 1e6,
+            m.latency_ms
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| trivial baseline | {:.4} | | {:.2} % | | | | | | |",
+        baseline.mean_nme,
+        100.0 * baseline.mean_attribute_accuracy
+    );
+    s
+}
+
+/// Runs `smn demo`.
+pub fn run(args: &DemoArgs) -> Result<String> {
+    let arch = ArchConfig::preset(&args.preset)
+        .with_context(|| format!("unknown preset '{}' (paper, micro, tiny)", args.preset))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut timer = Timer {
+        start: Instant::now(),
+        phases: Vec::new(),
+    };
+    let started = Instant::now();
+    let (train_spec, eval_spec) = data_specs(args)?;
+    eprintln!("[1/6] data: {train_spec:?}");
+    let train_data = load_dataset(&train_spec, arch.input_size, None)?;
+    let eval_data = load_dataset(&eval_spec, arch.input_size, None)?;
+    if train_data.samples.is_empty() || eval_data.samples.is_empty() {
+        bail!("empty training or evaluation selection (use --train-ids / --val-ids with --data)");
+    }
+    timer.phase("data");
+    let run1 = args.out.join("stage1-mtl");
+    let run2 = args.out.join("stage2-smn-1x1-ft");
+    eprintln!("[2/6] stage 1 (mtl), {} images, {} epochs", train_data.samples.len(), args.epochs);
+    train(
+        &stage_config(args, &arch, 1, Variant::Mtl, None)?,
+        &train_data,
+        Some(&eval_data),
+        &run1,
+        false,
+    )?;
+    timer.phase("stage 1");
+    eprintln!("[3/6] stage 2 (smn-1x1-ft), shared layers frozen");
+    train(
+        &stage_config(args, &arch, 2, Variant::Smn1x1Ft, Some(run1.clone()))?,
+        &train_data,
+        Some(&eval_data),
+        &run2,
+        false,
+    )?;
+    timer.phase("stage 2");
+    eprintln!("[4/6] export, calibrate ({} images), quantise, int8 evaluation", args.calib_count);
+    let calib_spec = match &args.data {
+        None => DataSpec::Synthetic {
+            count: args.calib_count,
+            seed: SYNTHETIC_CALIBRATION_SEED,
+        },
+        Some(_) => train_spec.clone(),
+    };
+    let calib_data = load_dataset(&calib_spec, arch.input_size, None)?;
+    let n = calib_data.samples.len();
+    let take = args.calib_count.clamp(1, n.max(1));
+    let calib: Vec<Vec<u8>> = (0..take)
+        .filter_map(|k| calib_data.samples.get(k * n / take).map(|s| s.image.pixels))
+        .collect();
+    let (mtl, mtl_f, mtl_q) = deploy(args, &run1, "mtl", &calib, &eval_data)?;
+    let (smn, smn_f, smn_q) = deploy(args, &run2, "smn-1x1-ft", &calib, &eval_data)?;
+    timer.phase("quantise + int8 eval");
+    eprintln!("[5/6] figures");
+    let baseline_predictions = trivial_predictions(&train_data, &eval_data);
+    let baseline = Evaluated {
+        name: "baseline (mean landmarks, majority class)".into(),
+        source: PathBuf::new(),
+        metrics: metrics_of(&baseline_predictions, &eval_data),
+        predictions: baseline_predictions,
+    };
+    let eval = Evaluation {
+        models: vec![mtl_f, mtl_q, smn_f, smn_q, baseline],
+        parity: None,
+    };
+    let eval_args = EvalArgs {
+        models: vec![run1.clone(), run2.clone()],
+        int8: None,
+        data: super::data_args::DataArgs {
+            data: None,
+            synthetic: None,
+            partition: None,
+            ids: None,
+            fraction: None,
+            skip_bad: false,
+            cache: None,
+        },
+        json: None,
+        report: None,
+        figures: None,
+        backend: args.backend.clone(),
+        seed: args.seed,
+    };
+    let figures = args.out.join("figures");
+    let written = write_eval_figures(&figures, &eval_args, &eval, &eval_data)?;
+    timer.phase("figures");
+    eprintln!("[6/6] report");
+    let models = vec![mtl, smn];
+    let result = DemoResult {
+        data: format!("{train_spec:?} / eval {eval_spec:?}"),
+        train_images: train_data.samples.len(),
+        eval_images: eval_data.samples.len(),
+        models,
+        baseline: eval.models.last().map(|m| m.metrics.clone()).unwrap_or_else(|| metrics_of(&[], &eval_data)),
+        seconds: timer.phases.clone(),
+    };
+    write_json(&args.out.join("metrics.json"), &result)?;
+    let table = final_table(&result.models, &result.baseline);
+    let rows: Vec<(&str, &crate::train::metrics::Metrics)> =
+        eval.models.iter().map(|m| (m.name.as_str(), &m.metrics)).collect();
+    let mut md = format!(
+        "# SMN demo\n\nData: {}\n\nTraining images {}, evaluation images {}, preset {}, backend {}, {} epochs per stage, optimiser {} lr {}.\n\n## Result\n\n{table}\n",
+        result.data,
+        result.train_images,
+        result.eval_images,
+        args.preset,
+        args.backend,
+        args.epochs,
+        args.optimizer,
+        args.lr
+    );
+    let _ = write!(md, "\n## Metrics (Table 1 style)\n\n{}\n", comparison_table(&rows));
+    for m in &result.models {
+        let _ = write!(md, "\n### {} float vs int8\n\n```text\n{}```\n", m.variant, format_parity(&m.parity));
+    }
+    md.push_str("\n## Figures\n\n");
+    for f in &written {
+        if let Some(name) = f.file_name() {
+            let name = name.to_string_lossy();
+            let _ = writeln!(md, "![{name}](figures/{name})");
+        }
+    }
+    md.push_str("\n## Time\n\n");
+    for (phase, s) in &result.seconds {
+        let _ = writeln!(md, "- {phase}: {s:.1} s");
+    }
+    let total = started.elapsed().as_secs_f64();
+    let _ = writeln!(md, "- total: {total:.1} s");
+    write_file(&args.out.join("report.md"), md.as_bytes())?;
+    Ok(format!(
+        "\n{table}\nwall time {total:.0} s; report {}\n",
+        args.out.join("report.md").display()
+    ))
+}

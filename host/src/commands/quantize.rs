@@ -1,0 +1,135 @@
+//! `smn quantize`: float model → int8 blob for firmware-core, with a report.
+use super::export::export_run;
+use crate::data::celeba::{Partition, Selection};
+use crate::train::dataset::{load_dataset, DataSpec};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use smn_quantize::calibrate::CalibrationMethod;
+use smn_quantize::emit_rust::emit_rust;
+use smn_quantize::float_model::FloatModel;
+use smn_quantize::quantize::{quantize, QuantizeOptions, Quantized};
+use std::path::{Path, PathBuf};
+
+/// Seed of the synthetic calibration faces (distinct from training and test).
+pub const SYNTHETIC_CALIBRATION_SEED: u64 = 3_000_017;
+
+/// `smn quantize` options.
+#[derive(Args, Debug, Clone)]
+pub struct QuantizeArgs {
+    /// A run directory (exported on the fly) or a float model file from `smn export`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CelebA folder for calibration images (default: synthetic faces).
+    #[arg(long)]
+    pub calib_data: Option<PathBuf>,
+    /// Image id range of the calibration images, e.g. 1-2800 (default: the train partition).
+    #[arg(long)]
+    pub calib_ids: Option<String>,
+    /// Number of calibration images.
+    #[arg(long, default_value_t = 256)]
+    pub calib_count: usize,
+    /// Activation range method: minmax, percentile (99.99 %) or mse.
+    #[arg(long, default_value = "percentile")]
+    pub calibration: String,
+    /// Output blob.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write a `.rs` file with the blob as an aligned static array.
+    #[arg(long)]
+    pub emit_rust: Option<PathBuf>,
+    /// Markdown report (a `.json` twin is written beside it).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+/// Reads `path`: a float model file, or a run directory to export.
+pub fn read_float_model(path: &Path) -> Result<FloatModel> {
+    if path.is_dir() {
+        export_run(path)
+    } else {
+        FloatModel::read(path).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+/// Parses `--calibration`.
+pub fn calibration_method(name: &str) -> Result<CalibrationMethod> {
+    match name {
+        "minmax" => Ok(CalibrationMethod::MinMax),
+        "percentile" => Ok(CalibrationMethod::Percentile(99.99)),
+        "mse" => Ok(CalibrationMethod::Mse),
+        other => bail!("--calibration '{other}': minmax, percentile or mse"),
+    }
+}
+
+/// Calibration images (RGB, `size × size`) from `args`.
+pub fn calibration_images(args: &QuantizeArgs, size: usize) -> Result<Vec<Vec<u8>>> {
+    let spec = match &args.calib_data {
+        Some(dir) => DataSpec::Celeba {
+            dir: dir.clone(),
+            selection: Selection {
+                partitions: if args.calib_ids.is_some() {
+                    Vec::new()
+                } else {
+                    vec![Partition::Train]
+                },
+                ids: args.calib_ids.as_deref().map(super::data_args::parse_ids).transpose()?,
+                fraction: None,
+            },
+            skip_bad: false,
+        },
+        None => DataSpec::Synthetic {
+            count: args.calib_count,
+            seed: SYNTHETIC_CALIBRATION_SEED,
+        },
+    };
+    let data = load_dataset(&spec, size, None)?;
+    let n = data.samples.len();
+    if n == 0 {
+        bail!("no calibration images selected");
+    }
+    // Evenly spaced over the selection.
+    let take = args.calib_count.clamp(1, n);
+    Ok((0..take)
+        .filter_map(|k| data.samples.get(k * n / take).map(|s| s.image.pixels))
+        .collect())
+}
+
+/// Quantises per `args`; returns the result and the float model.
+pub fn quantize_model(args: &QuantizeArgs) -> Result<(Quantized, FloatModel)> {
+    let model = read_float_model(&args.model)?;
+    let images = calibration_images(args, model.arch.input_size)?;
+    let options = QuantizeOptions {
+        calibration: calibration_method(&args.calibration)?,
+        ..QuantizeOptions::default()
+    };
+    let q = quantize(&model, &images, &options).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    Ok((q, model))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Runs `smn quantize`.
+pub fn run(args: &QuantizeArgs) -> Result<String> {
+    let (q, _) = quantize_model(args)?;
+    write(&args.out, &q.blob)?;
+    if let Some(rs) = &args.emit_rust {
+        write(rs, emit_rust(&q.blob, "SMN_MODEL").as_bytes())?;
+    }
+    let markdown = q.report.to_markdown();
+    if let Some(path) = &args.report {
+        write(path, markdown.as_bytes())?;
+        let json = serde_json::to_vec_pretty(&q.report)?;
+        write(&path.with_extension("json"), &json)?;
+    }
+    Ok(format!(
+        "wrote {} ({} bytes)\n{}",
+        args.out.display(),
+        q.blob.len(),
+        q.report.summary()
+    ))
+}

@@ -1,0 +1,73 @@
+//! Trivial baselines a trained model must beat: the mean training landmarks
+//! for every image, and each attribute's majority class in the training set.
+use super::Prediction;
+use crate::train::dataset::Dataset;
+
+/// One prediction repeated for every image: the mean landmarks of `train`
+/// (model pixels) and, per attribute, the majority label of `train` as a
+/// ±1 logit (unknown labels ignored; ties → absent).
+pub fn trivial_prediction(train: &Dataset) -> Prediction {
+    let mut sum = [0f64; 10];
+    let mut votes = [0i64; 40];
+    let n = train.samples.len();
+    for i in 0..n {
+        if let Some(s) = train.samples.get(i) {
+            for (acc, &v) in sum.iter_mut().zip(&s.landmarks) {
+                *acc += f64::from(v);
+            }
+            for (vote, &label) in votes.iter_mut().zip(&s.attributes) {
+                *vote += i64::from(label.signum());
+            }
+        }
+    }
+    let mut p = Prediction {
+        landmarks: [0.0; 10],
+        logits: [0.0; 40],
+    };
+    for (dst, s) in p.landmarks.iter_mut().zip(sum) {
+        *dst = (s / n.max(1) as f64) as f32;
+    }
+    for (dst, v) in p.logits.iter_mut().zip(votes) {
+        *dst = if v > 0 { 1.0 } else { -1.0 };
+    }
+    p
+}
+
+/// The trivial prediction for each image of `eval`.
+pub fn trivial_predictions(train: &Dataset, eval: &Dataset) -> Vec<Prediction> {
+    vec![trivial_prediction(train); eval.samples.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::FaceSample;
+    use crate::data::Rgb;
+    use crate::train::dataset::Samples;
+    use crate::data::transform::Affine;
+
+    fn sample(x: f32, label: i8) -> FaceSample {
+        let mut attributes = [0i8; 40];
+        attributes[3] = label;
+        FaceSample {
+            image: Rgb::new(2, 2),
+            landmarks: [x; 10],
+            attributes,
+        }
+    }
+
+    #[test]
+    fn mean_landmarks_and_majority_labels() {
+        let data = Dataset {
+            samples: Samples::Memory(vec![sample(1.0, 1), sample(2.0, 1), sample(6.0, -1)]),
+            size: 2,
+            to_original: Affine::IDENTITY,
+            known_attributes: vec![3],
+            skipped: Vec::new(),
+        };
+        let p = trivial_prediction(&data);
+        assert_eq!(p.landmarks, [3.0; 10]);
+        assert_eq!(p.logits[3], 1.0);
+        assert_eq!(p.logits[0], -1.0, "no labels: absent");
+    }
+}

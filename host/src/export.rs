@@ -1,0 +1,120 @@
+//! `smn export`: a trained run → the documented float model file
+//! (`docs/float-model.md`, safetensors) that `smn quantize` reads.
+//!
+//! Layouts are PyTorch's: conv weights OIHW, linear weights `[out, in]`
+//! (burn stores `[in, out]`, so they are transposed here), batch norm as
+//! `weight`/`bias`/`running_mean`/`running_var`.
+use crate::model::net::{Branch, ConvBlock, Head};
+use crate::model::SmnNet;
+use crate::train::run_dir::ModelInfo;
+use anyhow::{bail, Result};
+use burn::nn::conv::Conv2d;
+use burn::nn::Linear;
+use burn::prelude::*;
+use smn_quantize::float_model::{Arch, FloatModel, FloatTensor, Variant};
+use std::collections::BTreeMap;
+
+fn tensor<const D: usize>(t: Tensor<D>) -> Result<FloatTensor> {
+    let shape = t.dims().to_vec();
+    let data = t
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading a parameter: {e:?}"))?;
+    Ok(FloatTensor { shape, data })
+}
+
+struct Writer {
+    tensors: BTreeMap<String, FloatTensor>,
+    epsilon: Option<f64>,
+}
+
+impl Writer {
+    fn put<const D: usize>(&mut self, name: String, t: Tensor<D>) -> Result<()> {
+        self.tensors.insert(name, tensor(t)?);
+        Ok(())
+    }
+
+    fn conv(&mut self, prefix: &str, conv: &Conv2d) -> Result<()> {
+        self.put(format!("{prefix}.weight"), conv.weight.val())?;
+        match &conv.bias {
+            Some(b) => self.put(format!("{prefix}.bias"), b.val()),
+            None => bail!("{prefix}: convolutions must have a bias"),
+        }
+    }
+
+    fn block(&mut self, prefix: &str, block: &ConvBlock) -> Result<()> {
+        self.conv(&format!("{prefix}.conv"), &block.conv)?;
+        if let Some(bn) = &block.bn {
+            self.put(format!("{prefix}.bn.weight"), bn.gamma.val())?;
+            self.put(format!("{prefix}.bn.bias"), bn.beta.val())?;
+            self.put(format!("{prefix}.bn.running_mean"), bn.running_mean.value())?;
+            self.put(format!("{prefix}.bn.running_var"), bn.running_var.value())?;
+            match self.epsilon {
+                Some(e) if e != bn.epsilon => bail!("{prefix}: batch-norm epsilons differ ({e} vs {})", bn.epsilon),
+                _ => self.epsilon = Some(bn.epsilon),
+            }
+        }
+        Ok(())
+    }
+
+    fn linear(&mut self, prefix: &str, fc: &Linear) -> Result<()> {
+        // burn: [in, out]; the file: [out, in].
+        self.put(format!("{prefix}.weight"), fc.weight.val().transpose())?;
+        match &fc.bias {
+            Some(b) => self.put(format!("{prefix}.bias"), b.val()),
+            None => bail!("{prefix}: linear layers must have a bias"),
+        }
+    }
+
+    fn head(&mut self, prefix: &str, head: &Head) -> Result<()> {
+        self.linear(&format!("{prefix}.fc1"), &head.fc1)?;
+        self.linear(&format!("{prefix}.fc2"), &head.fc2)
+    }
+
+    fn branch(&mut self, prefix: &str, branch: &Branch) -> Result<()> {
+        for (l, block) in branch.blocks.iter().enumerate() {
+            self.block(&format!("{prefix}.blocks.{l}"), block)?;
+        }
+        for (l, conv) in branch.fuse.iter().enumerate() {
+            self.conv(&format!("{prefix}.fuse.{l}"), conv)?;
+        }
+        self.head(&format!("{prefix}.head"), &branch.head)
+    }
+}
+
+/// The float model file contents of a trained network.
+pub fn float_model(net: &SmnNet, info: &ModelInfo) -> Result<FloatModel> {
+    let mut w = Writer {
+        tensors: BTreeMap::new(),
+        epsilon: None,
+    };
+    for (l, block) in net.shared.iter().enumerate() {
+        w.block(&format!("shared.{l}"), block)?;
+    }
+    for (t, head) in net.heads.iter().enumerate() {
+        w.head(&format!("heads.{t}"), head)?;
+    }
+    for (t, branch) in net.branches.iter().enumerate() {
+        w.branch(&format!("branches.{t}"), branch)?;
+    }
+    let variant = Variant::parse(info.variant.name())
+        .ok_or_else(|| anyhow::anyhow!("variant {} unknown to smn-quantize", info.variant.name()))?;
+    let model = FloatModel {
+        arch: Arch {
+            input_size: info.arch.input_size,
+            channels: info.arch.channels.clone(),
+            kernel_size: info.arch.kernel_size,
+            batch_norm: info.arch.batch_norm,
+            hidden: info.arch.hidden,
+        },
+        variant,
+        pixel_mean: info.pixel_mean,
+        pixel_std: info.pixel_std,
+        bn_epsilon: w.epsilon.unwrap_or(1e-5) as f32,
+        tensors: w.tensors,
+    };
+    model
+        .validate()
+        .map_err(|e| anyhow::anyhow!("exported model does not match its own format: {e}"))?;
+    Ok(model)
+}
