@@ -69,7 +69,7 @@ fn median_seconds(mut f: impl FnMut(), runs: usize) -> f64 {
 }
 
 fn peers(c: &mut Criterion) {
-    let flex = Device::flex();
+    let flex = smn_host::train::backend::BackendKind::Flex.device();
     let p = network(&flex);
     let size = p.info.arch.input_size;
     let data = load_dataset(&DataSpec::Synthetic { count: 64, seed: 11 }, size, None).unwrap();
@@ -81,7 +81,7 @@ fn peers(c: &mut Criterion) {
     let sample = data.samples.get(0).unwrap();
     let graph = FloatGraph::new(&float).unwrap();
     let net_flex = p.net.valid();
-    let ndarray = Device::ndarray();
+    let ndarray = smn_host::train::backend::BackendKind::Ndarray.device();
     let net_ndarray = network(&ndarray).net.valid();
     let batch_flex = make_batch(&[&sample], size, &flex).images;
     let batch_ndarray = make_batch(&[&sample], size, &ndarray).images;
@@ -110,9 +110,17 @@ fn peers(c: &mut Criterion) {
     });
     g.finish();
 
-    let int8 = median_seconds(|| drop(model.run(&sample.image.pixels, &mut arena)), 51);
+    let int8 = median_seconds(
+        || {
+            let _ = black_box(model.run(&sample.image.pixels, &mut arena));
+        },
+        51,
+    );
     let flex_t = median_seconds(|| drop(net_flex.forward(batch_flex.clone()).landmarks.into_data()), 51);
-    let nd_t = median_seconds(|| drop(net_ndarray.forward(batch_ndarray.clone()).landmarks.into_data()), 21);
+    let nd_t = median_seconds(
+        || drop(net_ndarray.forward(batch_ndarray.clone()).landmarks.into_data()),
+        21,
+    );
     eprintln!(
         "ratio (median of repeated runs, same process): burn flex f32 / firmware-core int8 = {:.2}, burn ndarray f32 / int8 = {:.2} (int8 {:.3} ms, flex {:.3} ms, ndarray {:.3} ms)",
         flex_t / int8,

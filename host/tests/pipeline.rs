@@ -75,7 +75,11 @@ fn exported_models_match_burn_for_every_variant() {
                 worst = worst.max((a - b).abs() / (1.0 + b.abs()));
             }
         }
-        assert!(worst < 1e-4, "{}: burn vs exported forward differ by {worst}", variant.name());
+        assert!(
+            worst < 1e-4,
+            "{}: burn vs exported forward differ by {worst}",
+            variant.name()
+        );
     }
 }
 
@@ -83,12 +87,31 @@ fn exported_models_match_burn_for_every_variant() {
 fn cli_train_export_quantize_eval_int8() {
     let dir = temp("cli");
     let (run1, run2) = (dir.join("mtl"), dir.join("smn"));
-    let common = ["--preset", "tiny", "--synthetic", "64", "--epochs", "1", "--batch-size", "16"];
+    let common = [
+        "--preset",
+        "tiny",
+        "--synthetic",
+        "64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+    ];
     let mut a = vec!["train", "--stage", "1", "--out", s(&run1)];
     a.extend(common);
     let (ok, _, err) = smn(&a);
     assert!(ok, "{err}");
-    let mut a = vec!["train", "--stage", "2", "--variant", "smn-1x1-ft", "--init", s(&run1), "--out", s(&run2)];
+    let mut a = vec![
+        "train",
+        "--stage",
+        "2",
+        "--variant",
+        "smn-1x1-ft",
+        "--init",
+        s(&run1),
+        "--out",
+        s(&run2),
+    ];
     a.extend(common);
     let (ok, _, err) = smn(&a);
     assert!(ok, "{err}");
@@ -136,7 +159,13 @@ fn cli_train_export_quantize_eval_int8() {
     assert_eq!(parity["float"]["images"], 48);
     assert!(parity["flipped_decisions"].as_u64().unwrap() <= parity["decisions"].as_u64().unwrap());
     assert!(parity["int8"]["mean_nme"].as_f64().unwrap().is_finite());
-    for f in ["ced.png", "training.png", "overlays-0.png", "overlays-1.png", "feature-maps.png"] {
+    for f in [
+        "ced.png",
+        "training.png",
+        "overlays-0.png",
+        "overlays-1.png",
+        "feature-maps.png",
+    ] {
         let bytes = std::fs::read(dir.join("fig").join(f)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{f}");
     }
@@ -178,7 +207,10 @@ fn demo_runs_end_to_end_on_the_tiny_preset() {
         s(&out),
     ]);
     assert!(ok, "{err}");
-    assert!(stdout.contains("| mtl |") && stdout.contains("| smn-1x1-ft |"), "{stdout}");
+    assert!(
+        stdout.contains("| mtl |") && stdout.contains("| smn-1x1-ft |"),
+        "{stdout}"
+    );
     for f in [
         "report.md",
         "metrics.json",
@@ -190,7 +222,8 @@ fn demo_runs_end_to_end_on_the_tiny_preset() {
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(v["models"].as_array().unwrap().len(), 2);
     assert!(v["models"][1]["flash_bytes"].as_u64().unwrap() > 0);
 }

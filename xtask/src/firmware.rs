@@ -165,11 +165,18 @@ impl Report {
         }
         if !self.op_types.is_empty() {
             println!("  per op type (profiled pass; ticks between ops, input conversion in the first op):");
-            println!("    {:<16} {:>12} {:>12} {:>9} {:>7}", "op", "instructions", "MACs", "instr/MAC", "share");
+            println!(
+                "    {:<16} {:>12} {:>12} {:>9} {:>7}",
+                "op", "instructions", "MACs", "instr/MAC", "share"
+            );
             let total: u64 = self.op_types.iter().map(|t| t.1).sum();
             for (name, ticks, macs) in &self.op_types {
                 let instr = self.ticks_to_instructions(*ticks);
-                let per_mac = if *macs > 0 { format!("{:.2}", instr as f64 / *macs as f64) } else { "-".into() };
+                let per_mac = if *macs > 0 {
+                    format!("{:.2}", instr as f64 / *macs as f64)
+                } else {
+                    "-".into()
+                };
                 println!(
                     "    {name:<16} {instr:>12} {macs:>12} {per_mac:>9} {:>6.1}%",
                     100.0 * *ticks as f64 / total.max(1) as f64
@@ -225,7 +232,12 @@ impl Report {
         let ops: Vec<String> = self
             .op_types
             .iter()
-            .map(|(n, t, m)| format!("    \"{n}\": {{ \"instructions\": {}, \"macs\": {m} }}", self.ticks_to_instructions(*t)))
+            .map(|(n, t, m)| {
+                format!(
+                    "    \"{n}\": {{ \"instructions\": {}, \"macs\": {m} }}",
+                    self.ticks_to_instructions(*t)
+                )
+            })
             .collect();
         let _ = writeln!(s, "  \"op_types\": {{\n{}\n  }},", ops.join(",\n"));
         let _ = writeln!(s, "  \"transcript_lines\": {},", self.transcript_lines);

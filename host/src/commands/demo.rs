@@ -28,7 +28,7 @@ use clap::Args;
 use serde::Serialize;
 use smn_firmware_core::sim::{SimulatedDevice, CORTEX_M4};
 use smn_quantize::emit_rust::emit_rust;
-use smn_quantize::quantize::{quantize, QuantizeOptions, QuantReport};
+use smn_quantize::quantize::{quantize, QuantReport, QuantizeOptions};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -54,9 +54,12 @@ pub struct DemoArgs {
     /// Backend: flex, ndarray, wgpu.
     #[arg(long, default_value = "flex")]
     pub backend: String,
-    /// Epochs of stage 1 and of stage 2.
+    /// Epochs of stage 2 (and of stage 1 unless --stage1-epochs is given).
     #[arg(long, default_value_t = 6)]
     pub epochs: usize,
+    /// Epochs of stage 1 (default: twice --epochs; a stage-1 epoch costs about a third of a stage-2 one).
+    #[arg(long)]
+    pub stage1_epochs: Option<usize>,
     /// Optimiser (the demo defaults to Adam lr 0.001 to converge in minutes; the paper: sgd).
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
@@ -140,14 +143,26 @@ fn data_specs(args: &DemoArgs) -> Result<(DataSpec, DataSpec)> {
                     skip_bad: false,
                 })
             };
-            (celeba(&args.train_ids, Partition::Train)?, celeba(&args.val_ids, Partition::Val)?)
+            (
+                celeba(&args.train_ids, Partition::Train)?,
+                celeba(&args.val_ids, Partition::Val)?,
+            )
         }
     })
 }
 
-fn stage_config(args: &DemoArgs, arch: &ArchConfig, stage: u8, variant: Variant, init: Option<PathBuf>) -> Result<TrainConfig> {
+fn stage_config(
+    args: &DemoArgs,
+    arch: &ArchConfig,
+    stage: u8,
+    variant: Variant,
+    init: Option<PathBuf>,
+) -> Result<TrainConfig> {
     let mut cfg = TrainConfig::paper(stage, variant, arch.clone());
     cfg.epochs = args.epochs;
+    if stage == 1 {
+        cfg.epochs = stage1_epochs(args);
+    }
     cfg.optimizer = match args.optimizer.as_str() {
         "sgd" => OptimizerKind::Sgd,
         "adam" => OptimizerKind::Adam,
@@ -159,6 +174,10 @@ fn stage_config(args: &DemoArgs, arch: &ArchConfig, stage: u8, variant: Variant,
         .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?;
     cfg.init = init;
     Ok(cfg)
+}
+
+fn stage1_epochs(args: &DemoArgs) -> usize {
+    args.stage1_epochs.unwrap_or(2 * args.epochs)
 }
 
 struct Timer {
@@ -179,12 +198,18 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Quantises, evaluates and simulates one trained run.
-fn deploy(args: &DemoArgs, run: &Path, name: &str, calib: &[Vec<u8>], eval: &Dataset) -> Result<(DemoModel, Evaluated, Evaluated)> {
+fn deploy(
+    args: &DemoArgs,
+    run: &Path,
+    name: &str,
+    calib: &[Vec<u8>],
+    eval: &Dataset,
+) -> Result<(DemoModel, Evaluated, Evaluated)> {
     let device = BackendKind::Flex.device();
     let (net, info) = load_model(run, &device)?;
     let float = float_model(&net, &info)?;
     float
-        .write(&args.out.join(format!("{name}.safetensors")))
+        .write(args.out.join(format!("{name}.safetensors")))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = QuantizeOptions {
         calibration: calibration_method(&args.calibration)?,
@@ -192,16 +217,25 @@ fn deploy(args: &DemoArgs, run: &Path, name: &str, calib: &[Vec<u8>], eval: &Dat
     };
     let q = quantize(&float, calib, &options).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     write_file(&args.out.join(format!("{name}.smnq")), &q.blob)?;
-    write_file(&args.out.join(format!("{name}.rs")), emit_rust(&q.blob, "SMN_MODEL").as_bytes())?;
-    write_file(&args.out.join(format!("{name}-quantization.md")), q.report.to_markdown().as_bytes())?;
+    write_file(
+        &args.out.join(format!("{name}.rs")),
+        emit_rust(&q.blob, "SMN_MODEL").as_bytes(),
+    )?;
+    write_file(
+        &args.out.join(format!("{name}-quantization.md")),
+        q.report.to_markdown().as_bytes(),
+    )?;
     let backend_device = BackendKind::parse(&args.backend).unwrap_or(BackendKind::Flex).device();
     let fp = float_predictions(&net, eval, &backend_device, 64);
     let qp = int8_predictions(&q.blob, eval)?;
     let par = parity(&fp, &qp, eval);
     let mut dev = SimulatedDevice::new(CORTEX_M4);
-    dev.flash(&q.blob).map_err(|e| anyhow::anyhow!("{name} on {}: {e}", CORTEX_M4.name))?;
+    dev.flash(&q.blob)
+        .map_err(|e| anyhow::anyhow!("{name} on {}: {e}", CORTEX_M4.name))?;
     let image = eval.samples.get(0).map(|s| s.image.pixels).unwrap_or_default();
-    let sim = dev.infer(&image).map_err(|e| anyhow::anyhow!("{name} on {}: {e}", CORTEX_M4.name))?;
+    let sim = dev
+        .infer(&image)
+        .map_err(|e| anyhow::anyhow!("{name} on {}: {e}", CORTEX_M4.name))?;
     let model = DemoModel {
         variant: info.variant.name().to_string(),
         flash_bytes: sim.flash_used,
@@ -283,7 +317,11 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     timer.phase("data");
     let run1 = args.out.join("stage1-mtl");
     let run2 = args.out.join("stage2-smn-1x1-ft");
-    eprintln!("[2/6] stage 1 (mtl), {} images, {} epochs", train_data.samples.len(), args.epochs);
+    eprintln!(
+        "[2/6] stage 1 (mtl), {} images, {} epochs",
+        train_data.samples.len(),
+        stage1_epochs(args)
+    );
     train(
         &stage_config(args, &arch, 1, Variant::Mtl, None)?,
         &train_data,
@@ -292,7 +330,10 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         false,
     )?;
     timer.phase("stage 1");
-    eprintln!("[3/6] stage 2 (smn-1x1-ft), shared layers frozen");
+    eprintln!(
+        "[3/6] stage 2 (smn-1x1-ft), shared layers frozen, {} epochs",
+        args.epochs
+    );
     train(
         &stage_config(args, &arch, 2, Variant::Smn1x1Ft, Some(run1.clone()))?,
         &train_data,
@@ -301,7 +342,10 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         false,
     )?;
     timer.phase("stage 2");
-    eprintln!("[4/6] export, calibrate ({} images), quantise, int8 evaluation", args.calib_count);
+    eprintln!(
+        "[4/6] export, calibrate ({} images), quantise, int8 evaluation",
+        args.calib_count
+    );
     let calib_spec = match &args.data {
         None => DataSpec::Synthetic {
             count: args.calib_count,
@@ -358,7 +402,11 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         train_images: train_data.samples.len(),
         eval_images: eval_data.samples.len(),
         models,
-        baseline: eval.models.last().map(|m| m.metrics.clone()).unwrap_or_else(|| metrics_of(&[], &eval_data)),
+        baseline: eval
+            .models
+            .last()
+            .map(|m| m.metrics.clone())
+            .unwrap_or_else(|| metrics_of(&[], &eval_data)),
         seconds: timer.phases.clone(),
     };
     write_json(&args.out.join("metrics.json"), &result)?;
@@ -366,19 +414,25 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     let rows: Vec<(&str, &crate::train::metrics::Metrics)> =
         eval.models.iter().map(|m| (m.name.as_str(), &m.metrics)).collect();
     let mut md = format!(
-        "# SMN demo\n\nData: {}\n\nTraining images {}, evaluation images {}, preset {}, backend {}, {} epochs per stage, optimiser {} lr {}.\n\n## Result\n\n{table}\n",
+        "# SMN demo\n\nData: {}\n\nTraining images {}, evaluation images {}, preset {}, backend {}, {} + {} epochs (stage 1 + stage 2), optimiser {} lr {}.\n\n## Result\n\n{table}\n",
         result.data,
         result.train_images,
         result.eval_images,
         args.preset,
         args.backend,
+        stage1_epochs(args),
         args.epochs,
         args.optimizer,
         args.lr
     );
     let _ = write!(md, "\n## Metrics (Table 1 style)\n\n{}\n", comparison_table(&rows));
     for m in &result.models {
-        let _ = write!(md, "\n### {} float vs int8\n\n```text\n{}```\n", m.variant, format_parity(&m.parity));
+        let _ = write!(
+            md,
+            "\n### {} float vs int8\n\n```text\n{}```\n",
+            m.variant,
+            format_parity(&m.parity)
+        );
     }
     md.push_str("\n## Figures\n\n");
     for f in &written {

@@ -91,7 +91,8 @@ pub struct Evaluation {
 }
 
 fn run_name(run: &Path) -> String {
-    run.file_name().map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into_owned())
+    run.file_name()
+        .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Side-by-side text of float vs int8.

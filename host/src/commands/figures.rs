@@ -37,7 +37,10 @@ pub fn write_eval_figures(dir: &Path, args: &EvalArgs, eval: &Evaluation, data: 
         .iter()
         .filter_map(|run| {
             let history: Vec<EpochLog> = read_json(&RunDir::new(run).log_json()).ok()?;
-            Some((run.display().to_string(), history))
+            let name = run
+                .file_name()
+                .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into_owned());
+            Some((name, history))
         })
         .collect();
     if !logs.is_empty() {
@@ -68,9 +71,10 @@ pub fn write_eval_figures(dir: &Path, args: &EvalArgs, eval: &Evaluation, data: 
         }
     }
     // Fig. 5 contrasts shared and task-specific layers: prefer a stage-2 run.
-    let stage2 = args.models.iter().find(|run| {
-        crate::train::trainer::read_model_info(run).is_ok_and(|i| i.variant != crate::model::Variant::Mtl)
-    });
+    let stage2 = args
+        .models
+        .iter()
+        .find(|run| crate::train::trainer::read_model_info(run).is_ok_and(|i| i.variant != crate::model::Variant::Mtl));
     if let Some(run) = stage2.or(args.models.first()) {
         let device = BackendKind::parse(&args.backend).unwrap_or(BackendKind::Flex).device();
         let path = dir.join("feature-maps.png");

@@ -41,10 +41,10 @@ pub fn trivial_predictions(train: &Dataset, eval: &Dataset) -> Vec<Prediction> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::transform::Affine;
     use crate::data::FaceSample;
     use crate::data::Rgb;
     use crate::train::dataset::Samples;
-    use crate::data::transform::Affine;
 
     fn sample(x: f32, label: i8) -> FaceSample {
         let mut attributes = [0i8; 40];

@@ -30,6 +30,8 @@ pub struct Panel {
     pub y_label: String,
     /// Lines.
     pub series: Vec<Series>,
+    /// Where the legend goes (away from where the lines end up).
+    pub legend: SeriesLabelPosition,
 }
 
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
@@ -88,8 +90,8 @@ fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, panel: &Panel, text:
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .label_font((FAMILY, 13))
-            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FAMILY, 11))
+            .position(panel.legend.clone())
             .draw()
             .map_err(err)?;
     }
@@ -125,6 +127,7 @@ pub fn ced_figure(path: &Path, models: &[(&str, &Metrics)]) -> Result<()> {
             title: format!("CED: {name}"),
             x_label: "NME".into(),
             y_label: "fraction of images".into(),
+            legend: SeriesLabelPosition::LowerRight,
             series: models
                 .iter()
                 .map(|(label, m)| Series {
@@ -159,18 +162,21 @@ pub fn training_figure(path: &Path, runs: &[(&str, &[EpochLog])]) -> Result<()> 
             x_label: "epoch".into(),
             y_label: "loss".into(),
             series: series(&|l| Some(l.loss)),
+            legend: SeriesLabelPosition::UpperRight,
         },
         Panel {
             title: "landmark loss".into(),
             x_label: "epoch".into(),
             y_label: "loss".into(),
             series: series(&|l| Some(l.landmark_loss)),
+            legend: SeriesLabelPosition::UpperRight,
         },
         Panel {
             title: "attribute loss".into(),
             x_label: "epoch".into(),
             y_label: "loss".into(),
             series: series(&|l| Some(l.attribute_loss)),
+            legend: SeriesLabelPosition::UpperRight,
         },
     ];
     let nme = series(&|l| l.val_mean_nme);
@@ -180,12 +186,14 @@ pub fn training_figure(path: &Path, runs: &[(&str, &[EpochLog])]) -> Result<()> 
             x_label: "epoch".into(),
             y_label: "NME".into(),
             series: nme,
+            legend: SeriesLabelPosition::UpperRight,
         });
         panels.push(Panel {
             title: "validation mean accuracy".into(),
             x_label: "epoch".into(),
             y_label: "accuracy".into(),
             series: series(&|l| l.val_mean_accuracy),
+            legend: SeriesLabelPosition::LowerRight,
         });
     }
     draw_panels(path, &panels, 3, (400, 300))

@@ -25,9 +25,9 @@ pub struct FeatureMap {
 fn tile(map: &FeatureMap, channel: usize) -> Rgb {
     let plane = map.height * map.width;
     let values = map.values.get(channel * plane..(channel + 1) * plane).unwrap_or(&[]);
-    let (lo, hi) = values
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+        (lo.min(v), hi.max(v))
+    });
     let span = if hi > lo { hi - lo } else { 1.0 };
     let mut out = Rgb::new(map.width, map.height);
     for (i, &v) in values.iter().enumerate() {

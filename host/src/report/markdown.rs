@@ -34,9 +34,17 @@ pub fn comparison_table(models: &[(&str, &Metrics)]) -> String {
     let _ = writeln!(s, "{NME_NOTE}\n");
     header(&mut s, "NME (lower is better)");
     for (i, name) in LANDMARK_NAMES.iter().enumerate() {
-        row(&mut s, name, &mut models.iter().map(|(_, m)| format!("{:.4}", m.nme[i])));
+        row(
+            &mut s,
+            name,
+            &mut models.iter().map(|(_, m)| format!("{:.4}", m.nme[i])),
+        );
     }
-    row(&mut s, "**mean**", &mut models.iter().map(|(_, m)| format!("**{:.4}**", m.mean_nme)));
+    row(
+        &mut s,
+        "**mean**",
+        &mut models.iter().map(|(_, m)| format!("**{:.4}**", m.mean_nme)),
+    );
     s.push('\n');
     header(&mut s, "attribute accuracy %");
     for (a, name) in ATTRIBUTE_NAMES.iter().enumerate() {
@@ -44,10 +52,12 @@ pub fn comparison_table(models: &[(&str, &Metrics)]) -> String {
             .iter()
             .any(|(_, m)| m.attribute_accuracy.get(a).copied().flatten().is_some());
         if known {
-            let cells = &mut models.iter().map(|(_, m)| match m.attribute_accuracy.get(a).copied().flatten() {
-                Some(v) => format!("{:.2}", 100.0 * v),
-                None => "–".into(),
-            });
+            let cells = &mut models
+                .iter()
+                .map(|(_, m)| match m.attribute_accuracy.get(a).copied().flatten() {
+                    Some(v) => format!("{:.2}", 100.0 * v),
+                    None => "–".into(),
+                });
             row(&mut s, name, cells);
         }
     }

@@ -5,5 +5,5 @@ pub mod dataset;
 pub mod loss;
 pub mod metrics;
 pub mod run_dir;
-pub mod trainer;
 pub mod step_bench;
+pub mod trainer;
