@@ -6,17 +6,10 @@ use smn_host::data::celeba::{
 };
 use std::path::{Path, PathBuf};
 
+mod common;
+
 fn sample_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/celeba-sample");
-    if dir.join(ATTRIBUTES_FILE).exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: the CelebA sample is not at {} (only CI and developer machines have it)",
-            dir.display()
-        );
-        None
-    }
+    common::celeba_sample()
 }
 
 /// A temp copy of the first `n` rows of each list and their images.

@@ -10,6 +10,8 @@ use smn_quantize::float_model::FloatModel;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn smn(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_smn")).args(args).output().unwrap();
     (
@@ -226,4 +228,70 @@ fn demo_runs_end_to_end_on_the_tiny_preset() {
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(v["models"].as_array().unwrap().len(), 2);
     assert!(v["models"][1]["flash_bytes"].as_u64().unwrap() > 0);
+}
+
+/// train → export → quantize (calibrated on real images) → eval --int8 on
+/// real CelebA images (a small id range, tiny preset).
+#[test]
+fn cli_pipeline_on_the_real_celeba_sample() {
+    let Some(sample) = common::celeba_sample() else { return };
+    let dir = temp("celeba");
+    let run = dir.join("mtl");
+    let (ok, _, err) = smn(&[
+        "train",
+        "--stage",
+        "1",
+        "--preset",
+        "tiny",
+        "--data",
+        s(&sample),
+        "--ids",
+        "1-96",
+        "--val-ids",
+        "97-128",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--out",
+        s(&run),
+    ]);
+    assert!(ok, "{err}");
+    let blob = dir.join("mtl.smnq");
+    let (ok, out, err) = smn(&[
+        "quantize",
+        "--model",
+        s(&run),
+        "--calib-data",
+        s(&sample),
+        "--calib-ids",
+        "1-96",
+        "--calib-count",
+        "48",
+        "--calibration",
+        "minmax",
+        "--out",
+        s(&blob),
+    ]);
+    assert!(ok, "{out}{err}");
+    let json = dir.join("eval.json");
+    let (ok, out, err) = smn(&[
+        "eval",
+        "--model",
+        s(&run),
+        "--int8",
+        s(&blob),
+        "--data",
+        s(&sample),
+        "--ids",
+        "97-128",
+        "--json",
+        s(&json),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("float vs int8"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["parity"]["int8"]["images"], 32);
+    // Real CelebA has labels for all 40 attributes.
+    assert_eq!(v["parity"]["decisions"], 32 * 40);
 }

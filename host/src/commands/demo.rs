@@ -438,7 +438,11 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     for f in &written {
         if let Some(name) = f.file_name() {
             let name = name.to_string_lossy();
-            let _ = writeln!(md, "![{name}](figures/{name})");
+            let _ = writeln!(
+                md,
+                "![{name}](figures/{name})\n\n*{}*\n",
+                super::figures::caption(&name)
+            );
         }
     }
     md.push_str("\n## Time\n\n");

@@ -21,6 +21,22 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// What a figure file shows (for reports).
+pub fn caption(file_name: &str) -> &'static str {
+    match file_name {
+        "ced.png" => "cumulative error distribution of each landmark's NME, one line per model (the paper's Fig. 3)",
+        "training.png" => "training losses per epoch and validation metrics of each run",
+        "feature-maps.png" => {
+            "feature maps of the first evaluation image (first 16 channels per level): rows are shared levels 0–3, \
+             then the landmark branch's levels, then the attribute branch's (the paper's Fig. 5)"
+        }
+        _ if file_name.starts_with("overlays-") => {
+            "ground truth (red) and prediction (green) on the model input, one sheet per model in table order (Fig. 4)"
+        }
+        _ => "",
+    }
+}
+
 /// Faces per overlay sheet.
 const OVERLAY_FACES: usize = 8;
 
