@@ -167,3 +167,25 @@ fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
     let (b, _) = load_model(&split, &device).unwrap();
     assert_eq!(snapshot(&a), snapshot(&b));
 }
+
+/// The deprecated-upstream ndarray backend still trains (one tiny epoch, both
+/// stages) and its models load and evaluate on flex, the default.
+#[test]
+fn one_tiny_epoch_per_stage_on_ndarray_loads_on_flex() {
+    let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 3 }, 32, None).unwrap();
+    let run1 = temp("ndarray1");
+    let mut cfg = tiny_config(1, Variant::Mtl, 1, None);
+    cfg.backend = BackendKind::Ndarray;
+    let s1 = train(&cfg, &data, Some(&data), &run1, false).unwrap();
+    assert!(s1.history[0].loss.is_finite());
+    let run2 = temp("ndarray2");
+    let mut cfg = tiny_config(2, Variant::Smn1x1Ft, 1, Some(run1));
+    cfg.backend = BackendKind::Ndarray;
+    let s2 = train(&cfg, &data, Some(&data), &run2, false).unwrap();
+    assert!(s2.history[0].loss.is_finite());
+    let device = BackendKind::Flex.device();
+    let (model, info) = load_model(&run2, &device).unwrap();
+    assert_eq!(info.variant, Variant::Smn1x1Ft);
+    let m = smn_host::train::trainer::evaluate(&model, &data, &device, 16);
+    assert!(m.mean_nme.is_finite() && m.images == 32);
+}
