@@ -66,6 +66,9 @@ pub struct DemoArgs {
     /// Learning rate.
     #[arg(long, default_value_t = 0.001)]
     pub lr: f64,
+    /// Augment training images (flip, shift/scale/rotation, colour jitter); helps on small real datasets.
+    #[arg(long)]
+    pub augment: bool,
     /// Calibration images for int8.
     #[arg(long, default_value_t = 200)]
     pub calib_count: usize,
@@ -170,6 +173,7 @@ fn stage_config(
     };
     cfg.lr = args.lr;
     cfg.seed = args.seed;
+    cfg.augment = args.augment.then(crate::train::trainer::AugmentConfig::default);
     cfg.backend = BackendKind::parse(&args.backend)
         .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?;
     cfg.init = init;
@@ -414,7 +418,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     let rows: Vec<(&str, &crate::train::metrics::Metrics)> =
         eval.models.iter().map(|m| (m.name.as_str(), &m.metrics)).collect();
     let mut md = format!(
-        "# SMN demo\n\nData: {}\n\nTraining images {}, evaluation images {}, preset {}, backend {}, {} + {} epochs (stage 1 + stage 2), optimiser {} lr {}.\n\n## Result\n\n{table}\n",
+        "# SMN demo\n\nData: {}\n\nTraining images {}, evaluation images {}, preset {}, backend {}, {} + {} epochs (stage 1 + stage 2), optimiser {} lr {}, augmentation {}.\n\n## Result\n\n{table}\n",
         result.data,
         result.train_images,
         result.eval_images,
@@ -423,7 +427,8 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         stage1_epochs(args),
         args.epochs,
         args.optimizer,
-        args.lr
+        args.lr,
+        if args.augment { "on" } else { "off" }
     );
     let _ = write!(md, "\n## Metrics (Table 1 style)\n\n{}\n", comparison_table(&rows));
     for m in &result.models {
