@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 use burn::nn::conv::Conv2d;
 use burn::nn::Linear;
 use burn::prelude::*;
-use smn_quantize::float_model::{Arch, FloatModel, FloatTensor, Variant};
+use smn_quantize::float_model::{FloatModel, FloatTensor};
 use std::collections::BTreeMap;
 
 fn tensor<const D: usize>(t: Tensor<D>) -> Result<FloatTensor> {
@@ -97,17 +97,9 @@ pub fn float_model(net: &SmnNet, info: &ModelInfo) -> Result<FloatModel> {
     for (t, branch) in net.branches.iter().enumerate() {
         w.branch(&format!("branches.{t}"), branch)?;
     }
-    let variant = Variant::parse(info.variant.name())
-        .ok_or_else(|| anyhow::anyhow!("variant {} unknown to smn-quantize", info.variant.name()))?;
     let model = FloatModel {
-        arch: Arch {
-            input_size: info.arch.input_size,
-            channels: info.arch.channels.clone(),
-            kernel_size: info.arch.kernel_size,
-            batch_norm: info.arch.batch_norm,
-            hidden: info.arch.hidden,
-        },
-        variant,
+        arch: info.arch.clone(),
+        variant: info.variant,
         pixel_mean: info.pixel_mean,
         pixel_std: info.pixel_std,
         bn_epsilon: w.epsilon.unwrap_or(1e-5) as f32,

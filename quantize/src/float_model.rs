@@ -73,6 +73,16 @@ impl Arch {
         }
     }
 
+    /// A preset by name (`paper`, `micro`, `tiny`).
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "paper" => Some(Self::paper()),
+            "micro" => Some(Self::micro()),
+            "tiny" => Some(Self::tiny()),
+            _ => None,
+        }
+    }
+
     /// Side of the last level's output (`input_size / 2^L`).
     pub fn final_size(&self) -> usize {
         self.input_size.checked_shr(self.channels.len() as u32).unwrap_or(0)

@@ -325,7 +325,7 @@ pub fn train(
     run: &Path,
     resume: bool,
 ) -> Result<TrainSummary> {
-    cfg.arch.validate().map_err(anyhow::Error::msg)?;
+    cfg.arch.check().map_err(anyhow::Error::msg)?;
     if data.size != cfg.arch.input_size {
         bail!(
             "data is {}×{}, the model input is {}",
