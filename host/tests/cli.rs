@@ -1,14 +1,7 @@
 //! The `smn` binary: device tools, exit codes and error messages.
-use std::process::Command;
+mod common;
 
-fn smn(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smn")).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use common::smn;
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("smn-cli-{name}-{}", std::process::id()));

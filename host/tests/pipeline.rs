@@ -8,18 +8,10 @@ use smn_host::train::dataset::{load_dataset, DataSpec};
 use smn_host::train::trainer::{load_model, train, TrainConfig};
 use smn_quantize::float_model::FloatModel;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod common;
 
-fn smn(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smn")).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use common::smn;
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("smn-pipeline-{name}-{}", std::process::id()));

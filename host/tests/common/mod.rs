@@ -1,5 +1,17 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (each test crate uses some).
+#![allow(dead_code)]
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs the `smn` binary: (success, stdout, stderr).
+pub fn smn(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_smn")).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
 
 /// The real CelebA sample (`../shared/data/celeba-sample` beside the
 /// checkout), or `None` with a SKIPPED message where it is absent (a user's
