@@ -32,6 +32,8 @@ pub struct Panel {
     pub series: Vec<Series>,
     /// Where the legend goes (away from where the lines end up).
     pub legend: SeriesLabelPosition,
+    /// Fixed y range (e.g. `0..1` for fractions); `None` fits the data.
+    pub y_range: Option<(f64, f64)>,
 }
 
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
@@ -55,7 +57,7 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, panel: &Panel, text: bool) -> Result<()> {
     let points = || panel.series.iter().flat_map(|s| s.points.iter());
     let (x0, x1) = range(points().map(|p| p.0));
-    let (y0, y1) = range(points().map(|p| p.1));
+    let (y0, y1) = panel.y_range.unwrap_or_else(|| range(points().map(|p| p.1)));
     let mut builder = ChartBuilder::on(area);
     builder.margin(12);
     if text {
@@ -128,6 +130,7 @@ pub fn ced_figure(path: &Path, models: &[(&str, &Metrics)]) -> Result<()> {
             x_label: "NME".into(),
             y_label: "fraction of images".into(),
             legend: SeriesLabelPosition::LowerRight,
+            y_range: Some((0.0, 1.0)),
             series: models
                 .iter()
                 .map(|(label, m)| Series {
@@ -163,6 +166,7 @@ pub fn training_figure(path: &Path, runs: &[(&str, &[EpochLog])]) -> Result<()> 
             y_label: "loss".into(),
             series: series(&|l| Some(l.loss)),
             legend: SeriesLabelPosition::UpperRight,
+            y_range: None,
         },
         Panel {
             title: "landmark loss".into(),
@@ -170,6 +174,7 @@ pub fn training_figure(path: &Path, runs: &[(&str, &[EpochLog])]) -> Result<()> 
             y_label: "loss".into(),
             series: series(&|l| Some(l.landmark_loss)),
             legend: SeriesLabelPosition::UpperRight,
+            y_range: None,
         },
         Panel {
             title: "attribute loss".into(),
@@ -177,6 +182,7 @@ pub fn training_figure(path: &Path, runs: &[(&str, &[EpochLog])]) -> Result<()> 
             y_label: "loss".into(),
             series: series(&|l| Some(l.attribute_loss)),
             legend: SeriesLabelPosition::UpperRight,
+            y_range: None,
         },
     ];
     let nme = series(&|l| l.val_mean_nme);
@@ -187,6 +193,7 @@ pub fn training_figure(path: &Path, runs: &[(&str, &[EpochLog])]) -> Result<()> 
             y_label: "NME".into(),
             series: nme,
             legend: SeriesLabelPosition::UpperRight,
+            y_range: None,
         });
         panels.push(Panel {
             title: "validation mean accuracy".into(),
@@ -194,6 +201,7 @@ pub fn training_figure(path: &Path, runs: &[(&str, &[EpochLog])]) -> Result<()> 
             y_label: "accuracy".into(),
             series: series(&|l| l.val_mean_accuracy),
             legend: SeriesLabelPosition::LowerRight,
+            y_range: None,
         });
     }
     draw_panels(path, &panels, 3, (400, 300))
