@@ -31,6 +31,21 @@ pub struct DataArgs {
     pub cache: Option<PathBuf>,
 }
 
+/// A CelebA selection of `dir`: the id range `ids` (`A-B`) when given, else
+/// the whole `partition`.
+pub fn celeba_spec(dir: &std::path::Path, ids: Option<&str>, partition: Partition, skip_bad: bool) -> Result<DataSpec> {
+    let ids = ids.map(parse_ids).transpose()?;
+    Ok(DataSpec::Celeba {
+        dir: dir.to_path_buf(),
+        selection: Selection {
+            partitions: if ids.is_some() { Vec::new() } else { vec![partition] },
+            ids,
+            fraction: None,
+        },
+        skip_bad,
+    })
+}
+
 /// Parses `A-B` into an inclusive range.
 pub fn parse_ids(text: &str) -> Result<std::ops::RangeInclusive<u32>> {
     let (a, b) = text

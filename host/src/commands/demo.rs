@@ -5,12 +5,12 @@
 //! int8 evaluation through firmware-core → simulated Cortex-M4 → figures and
 //! a report in `--out` (default `runs/demo`). Every number printed comes from
 //! this run.
-use super::data_args::parse_ids;
+use super::data_args::celeba_spec;
 use super::eval::{format_parity, EvalArgs, Evaluated, Evaluation};
 use super::figures::write_eval_figures;
 use super::quantize::{calibration_method, SYNTHETIC_CALIBRATION_SEED};
 use super::train::SYNTHETIC_TEST_SEED;
-use crate::data::celeba::{Partition, Selection};
+use crate::data::celeba::Partition;
 use crate::evaluation::baselines::trivial_predictions;
 use crate::evaluation::float::float_predictions;
 use crate::evaluation::int8::int8_predictions;
@@ -133,24 +133,10 @@ fn data_specs(args: &DemoArgs) -> Result<(DataSpec, DataSpec)> {
                 seed: args.seed + SYNTHETIC_TEST_SEED,
             },
         ),
-        Some(dir) => {
-            let celeba = |ids: &Option<String>, partition: Partition| -> Result<DataSpec> {
-                let ids = ids.as_deref().map(parse_ids).transpose()?;
-                Ok(DataSpec::Celeba {
-                    dir: dir.clone(),
-                    selection: Selection {
-                        partitions: if ids.is_some() { Vec::new() } else { vec![partition] },
-                        ids,
-                        fraction: None,
-                    },
-                    skip_bad: false,
-                })
-            };
-            (
-                celeba(&args.train_ids, Partition::Train)?,
-                celeba(&args.val_ids, Partition::Val)?,
-            )
-        }
+        Some(dir) => (
+            celeba_spec(dir, args.train_ids.as_deref(), Partition::Train, false)?,
+            celeba_spec(dir, args.val_ids.as_deref(), Partition::Val, false)?,
+        ),
     })
 }
 
@@ -209,7 +195,9 @@ fn deploy(
     calib: &[Vec<u8>],
     eval: &Dataset,
 ) -> Result<(DemoModel, Evaluated, Evaluated)> {
-    let device = BackendKind::Flex.device();
+    let device = BackendKind::parse(&args.backend)
+        .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?
+        .device();
     let (net, info) = load_model(run, &device)?;
     let float = float_model(&net, &info)?;
     float
@@ -229,10 +217,10 @@ fn deploy(
         &args.out.join(format!("{name}-quantization.md")),
         q.report.to_markdown().as_bytes(),
     )?;
-    let backend_device = BackendKind::parse(&args.backend).unwrap_or(BackendKind::Flex).device();
-    let fp = float_predictions(&net, eval, &backend_device, 64);
+    let fp = float_predictions(&net, eval, &device, 64);
     let qp = int8_predictions(&q.blob, eval)?;
-    let par = parity(&fp, &qp, eval);
+    let (fm, qm) = (metrics_of(&fp, eval), metrics_of(&qp, eval));
+    let par = parity((&fp, &fm), (&qp, &qm), eval);
     let mut dev = SimulatedDevice::new(CORTEX_M4);
     dev.flash(&q.blob)
         .map_err(|e| anyhow::anyhow!("{name} on {}: {e}", CORTEX_M4.name))?;
@@ -253,13 +241,13 @@ fn deploy(
     let float_eval = Evaluated {
         name: format!("{} float", info.variant.name()),
         source: run.to_path_buf(),
-        metrics: metrics_of(&fp, eval),
+        metrics: fm,
         predictions: fp,
     };
     let int8_eval = Evaluated {
         name: format!("{} int8", info.variant.name()),
         source: args.out.join(format!("{name}.smnq")),
-        metrics: metrics_of(&qp, eval),
+        metrics: qm,
         predictions: qp,
     };
     Ok((model, float_eval, int8_eval))
@@ -350,19 +338,19 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         "[4/6] export, calibrate ({} images), quantise, int8 evaluation",
         args.calib_count
     );
-    let calib_spec = match &args.data {
-        None => DataSpec::Synthetic {
-            count: args.calib_count,
-            seed: SYNTHETIC_CALIBRATION_SEED,
-        },
-        Some(_) => train_spec.clone(),
+    // Calibration: evenly spaced training images; synthetic faces get their own set.
+    let calib = match &args.data {
+        None => load_dataset(
+            &DataSpec::Synthetic {
+                count: args.calib_count,
+                seed: SYNTHETIC_CALIBRATION_SEED,
+            },
+            arch.input_size,
+            None,
+        )?
+        .evenly_spaced_images(args.calib_count),
+        Some(_) => train_data.evenly_spaced_images(args.calib_count),
     };
-    let calib_data = load_dataset(&calib_spec, arch.input_size, None)?;
-    let n = calib_data.samples.len();
-    let take = args.calib_count.clamp(1, n.max(1));
-    let calib: Vec<Vec<u8>> = (0..take)
-        .filter_map(|k| calib_data.samples.get(k * n / take).map(|s| s.image.pixels))
-        .collect();
     let (mtl, mtl_f, mtl_q) = deploy(args, &run1, "mtl", &calib, &eval_data)?;
     let (smn, smn_f, smn_q) = deploy(args, &run2, "smn-1x1-ft", &calib, &eval_data)?;
     timer.phase("quantise + int8 eval");

@@ -122,8 +122,9 @@ pub fn format_parity(p: &Parity) -> String {
     s
 }
 
-/// Evaluates the models and blob of `args` on `data` (already loaded at their input size).
-pub fn evaluate_all(args: &EvalArgs, data: &Dataset) -> Result<Evaluation> {
+/// Evaluates the models of `args` and the `--int8` blob (already read) on
+/// `data` (loaded at their input size).
+pub fn evaluate_all(args: &EvalArgs, blob: Option<&[u8]>, data: &Dataset) -> Result<Evaluation> {
     let backend = BackendKind::parse(&args.backend)
         .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?;
     let device = backend.device();
@@ -148,31 +149,34 @@ pub fn evaluate_all(args: &EvalArgs, data: &Dataset) -> Result<Evaluation> {
         });
     }
     let mut par = None;
-    if let Some(blob_path) = &args.int8 {
-        let blob = crate::device_tools::read_blob(blob_path)?;
-        let predictions = int8_predictions(&blob, data).with_context(|| blob_path.display().to_string())?;
+    if let (Some(blob_path), Some(blob)) = (&args.int8, blob) {
+        let predictions = int8_predictions(blob, data).with_context(|| blob_path.display().to_string())?;
+        let metrics = metrics_of(&predictions, data);
         if let [float] = models.as_slice() {
-            par = Some(parity(&float.predictions, &predictions, data));
+            par = Some(parity(
+                (&float.predictions, &float.metrics),
+                (&predictions, &metrics),
+                data,
+            ));
         }
         models.push(Evaluated {
             name: format!("int8 {}", run_name(blob_path)),
             source: blob_path.clone(),
-            metrics: metrics_of(&predictions, data),
+            metrics,
             predictions,
         });
     }
     Ok(Evaluation { models, parity: par })
 }
 
-/// The model input size of the first run or the blob.
-fn input_size(args: &EvalArgs) -> Result<usize> {
+/// The model input size of the first run or the blob (validated by `read_blob`).
+fn input_size(args: &EvalArgs, blob: Option<&[u8]>) -> Result<usize> {
     if let Some(run) = args.models.first() {
         return Ok(crate::train::trainer::read_model_info(run)?.arch.input_size);
     }
-    if let Some(path) = &args.int8 {
-        let blob = crate::device_tools::read_blob(path)?;
-        let model = smn_firmware_core::Model::from_bytes(&blob)
-            .map_err(|e| anyhow::anyhow!("{}: invalid model blob: {e}", path.display()))?;
+    if let Some(blob) = blob {
+        let model =
+            smn_firmware_core::Model::from_bytes(blob).map_err(|e| anyhow::anyhow!("invalid model blob: {e}"))?;
         return Ok(model.input_height());
     }
     bail!("give --model RUN (repeatable) and/or --int8 BLOB")
@@ -191,13 +195,14 @@ pub fn markdown_report(eval: &Evaluation, data_label: &str) -> String {
 
 /// Runs `smn eval`.
 pub fn run(args: &EvalArgs) -> Result<String> {
-    let size = input_size(args)?;
+    let blob = args.int8.as_deref().map(crate::device_tools::read_blob).transpose()?;
+    let size = input_size(args, blob.as_deref())?;
     let spec = args.data.spec(Partition::Test, args.seed + SYNTHETIC_TEST_SEED)?;
     let data = load_dataset(&spec, size, args.data.cache.as_deref())?;
     if data.samples.is_empty() {
         bail!("the data selection is empty");
     }
-    let eval = evaluate_all(args, &data)?;
+    let eval = evaluate_all(args, blob.as_deref(), &data)?;
     if let Some(path) = &args.json {
         write_json(path, &eval)?;
     }

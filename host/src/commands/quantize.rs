@@ -1,6 +1,7 @@
 //! `smn quantize`: float model → int8 blob for firmware-core, with a report.
+use super::data_args::celeba_spec;
 use super::export::export_run;
-use crate::data::celeba::{Partition, Selection};
+use crate::data::celeba::Partition;
 use crate::train::dataset::{load_dataset, DataSpec};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -64,34 +65,17 @@ pub fn calibration_method(name: &str) -> Result<CalibrationMethod> {
 /// Calibration images (RGB, `size × size`) from `args`.
 pub fn calibration_images(args: &QuantizeArgs, size: usize) -> Result<Vec<Vec<u8>>> {
     let spec = match &args.calib_data {
-        Some(dir) => DataSpec::Celeba {
-            dir: dir.clone(),
-            selection: Selection {
-                partitions: if args.calib_ids.is_some() {
-                    Vec::new()
-                } else {
-                    vec![Partition::Train]
-                },
-                ids: args.calib_ids.as_deref().map(super::data_args::parse_ids).transpose()?,
-                fraction: None,
-            },
-            skip_bad: false,
-        },
+        Some(dir) => celeba_spec(dir, args.calib_ids.as_deref(), Partition::Train, false)?,
         None => DataSpec::Synthetic {
             count: args.calib_count,
             seed: SYNTHETIC_CALIBRATION_SEED,
         },
     };
     let data = load_dataset(&spec, size, None)?;
-    let n = data.samples.len();
-    if n == 0 {
+    if data.samples.is_empty() {
         bail!("no calibration images selected");
     }
-    // Evenly spaced over the selection.
-    let take = args.calib_count.clamp(1, n);
-    Ok((0..take)
-        .filter_map(|k| data.samples.get(k * n / take).map(|s| s.image.pixels))
-        .collect())
+    Ok(data.evenly_spaced_images(args.calib_count))
 }
 
 /// Quantises per `args`; returns the result and the float model.

@@ -1,6 +1,6 @@
 //! Float vs int8 on the same images: metrics side by side and how many
 //! attribute decisions flip.
-use super::{metrics_of, Prediction};
+use super::Prediction;
 use crate::train::dataset::Dataset;
 use crate::train::metrics::Metrics;
 use serde::{Deserialize, Serialize};
@@ -24,9 +24,11 @@ pub struct Parity {
     pub accuracy_drop_points: f64,
 }
 
-/// Compares predictions of the same `data`.
-pub fn parity(float: &[Prediction], int8: &[Prediction], data: &Dataset) -> Parity {
-    let (fm, qm) = (metrics_of(float, data), metrics_of(int8, data));
+/// Compares predictions of the same `data`, given the metrics of each
+/// ([`metrics_of`](super::metrics_of)).
+pub fn parity(float: (&[Prediction], &Metrics), int8: (&[Prediction], &Metrics), data: &Dataset) -> Parity {
+    let ((float, fm), (int8, qm)) = (float, int8);
+    let (fm, qm) = (fm.clone(), qm.clone());
     let (mut flipped, mut decisions, mut shift, mut points) = (0u64, 0u64, 0f64, 0usize);
     for (i, (f, q)) in float.iter().zip(int8).enumerate() {
         let Some(s) = data.samples.get(i) else { continue };

@@ -73,6 +73,18 @@ pub struct Dataset {
     pub skipped: Vec<Skipped>,
 }
 
+impl Dataset {
+    /// The images of up to `count` samples spread evenly over the dataset
+    /// (for calibration).
+    pub fn evenly_spaced_images(&self, count: usize) -> Vec<Vec<u8>> {
+        let n = self.samples.len();
+        let take = count.clamp(1, n.max(1));
+        (0..take)
+            .filter_map(|k| self.samples.get(k * n / take).map(|s| s.image.pixels))
+            .collect()
+    }
+}
+
 /// Loads `spec` at `size × size`. With `cache`, an existing cache file is
 /// used as is, and a missing one is written after preprocessing.
 pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Result<Dataset, DataError> {

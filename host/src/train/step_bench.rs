@@ -4,11 +4,10 @@
 use super::backend::BackendKind;
 use super::batch::make_batch;
 use super::dataset::{load_dataset, DataSpec};
-use super::loss::{losses, LossConfig};
-use super::trainer::{optimizer, TrainConfig};
+use super::loss::LossConfig;
+use super::trainer::{optimizer, training_step, TrainConfig};
 use crate::model::{ArchConfig, SmnNet, Variant};
 use anyhow::Result;
-use burn::optim::GradientsParams;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -55,10 +54,7 @@ pub fn step_rate(
     let refs: Vec<_> = samples.iter().collect();
     let b = make_batch(&refs, arch.input_size, &device);
     let mut step = |model: SmnNet| -> SmnNet {
-        let out = model.forward(b.images.clone());
-        let l = losses(&out, &b, &LossConfig::default());
-        let grads = GradientsParams::from_grads(l.total.backward(), &model);
-        let model = optim.step(cfg.lr, model, grads);
+        let (model, l) = training_step(model, &mut optim, &b, &LossConfig::default(), cfg.lr);
         // Wait for the device: read one value back.
         let _ = l.total.into_scalar::<f32>();
         model

@@ -1,9 +1,9 @@
 //! Two-stage training: stage 1 trains the multi-task net; stage 2 loads it,
 //! freezes the shared layers and trains the task branches of a variant.
 use super::backend::BackendKind;
-use super::batch::make_batch;
+use super::batch::{make_batch, Batch};
 use super::dataset::Dataset;
-use super::loss::{losses, LossConfig};
+use super::loss::{losses, LossConfig, Losses};
 use super::metrics::Metrics;
 use super::run_dir::{read_json, write_json, ModelInfo, RunDir};
 use crate::data::transform::{jitter_colors, transform_sample, Affine, Augment};
@@ -243,6 +243,21 @@ pub(crate) fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     }
 }
 
+/// One optimiser step on `batch`: forward, loss, backward, update. Returns
+/// the updated network and the batch's losses (computed before the update).
+pub(crate) fn training_step(
+    model: SmnNet,
+    optim: &mut ModuleOptimizer,
+    batch: &Batch,
+    loss: &LossConfig,
+    lr: f64,
+) -> (SmnNet, Losses) {
+    let out = model.forward(batch.images.clone());
+    let l = losses(&out, batch, loss);
+    let grads = GradientsParams::from_grads(l.total.backward(), &model);
+    (optim.step(lr, model, grads), l)
+}
+
 /// The initial network of a run: stage 1 from the seed, stage 2 from the
 /// stage-1 run's final model.
 fn initial_model(cfg: &TrainConfig, device: &Device) -> Result<SmnNet> {
@@ -392,8 +407,8 @@ pub fn train(
                 .collect();
             let refs: Vec<&FaceSample> = samples.iter().collect();
             let batch = make_batch(&refs, data.size, &device);
-            let out = model.forward(batch.images.clone());
-            let l = losses(&out, &batch, &cfg.loss);
+            let (stepped, l) = training_step(model, &mut optim, &batch, &cfg.loss, lr);
+            model = stepped;
             let total: f32 = l.total.clone().into_scalar();
             if !total.is_finite() {
                 bar.abandon();
@@ -408,8 +423,6 @@ pub fn train(
             sum += f64::from(total);
             sum_l += f64::from(l.landmarks.clone().into_scalar::<f32>());
             sum_a += f64::from(l.attributes.clone().into_scalar::<f32>());
-            let grads = GradientsParams::from_grads(l.total.backward(), &model);
-            model = optim.step(lr, model, grads);
             batches += 1;
             images += chunk.len();
             bar.set_message(format!("loss {:.4}", sum / batches as f64));
