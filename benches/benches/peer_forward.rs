@@ -43,7 +43,7 @@ fn network(device: &Device) -> Peers {
     device.seed(1);
     let net = SmnNet::stage2(SmnNet::stage1(&arch, device), &arch, Variant::Smn1x1Ft, device);
     let info = ModelInfo {
-        format: "smn-model/1".into(),
+        format: smn_host::train::run_dir::MODEL_FORMAT.into(),
         arch,
         variant: Variant::Smn1x1Ft,
         pixel_mean: 127.5,

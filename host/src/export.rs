@@ -3,7 +3,8 @@
 //!
 //! Layouts are PyTorch's: conv weights OIHW, linear weights `[out, in]`
 //! (burn stores `[in, out]`, so they are transposed here), batch norm as
-//! `weight`/`bias`/`running_mean`/`running_var`.
+//! `weight`/`bias`/`running_mean`/`running_var`. A head's fixed output map
+//! (target standardisation) is folded into its `fc2`.
 use crate::model::net::{Branch, ConvBlock, Head};
 use crate::model::SmnNet;
 use crate::train::run_dir::ModelInfo;
@@ -66,9 +67,18 @@ impl Writer {
         }
     }
 
+    /// The head with its fixed output map folded into `fc2`:
+    /// `W'[o, i] = scale[o]·W[o, i]`, `b'[o] = scale[o]·b[o] + offset[o]`.
     fn head(&mut self, prefix: &str, head: &Head) -> Result<()> {
         self.linear(&format!("{prefix}.fc1"), &head.fc1)?;
-        self.linear(&format!("{prefix}.fc2"), &head.fc2)
+        let scale = head.output_scale.value();
+        let offset = head.output_offset.value();
+        let weight = head.fc2.weight.val().transpose() * scale.clone().unsqueeze_dim::<2>(1);
+        self.put(format!("{prefix}.fc2.weight"), weight)?;
+        match &head.fc2.bias {
+            Some(b) => self.put(format!("{prefix}.fc2.bias"), b.val() * scale + offset),
+            None => bail!("{prefix}.fc2: linear layers must have a bias"),
+        }
     }
 
     fn branch(&mut self, prefix: &str, branch: &Branch) -> Result<()> {

@@ -3,11 +3,13 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
+use smn_host::model::net::OutputAffine;
 use smn_host::model::{ArchConfig, SmnNet, Variant};
 use smn_host::train::backend::BackendKind;
 use smn_host::train::batch::make_batch;
 use smn_host::train::dataset::{load_dataset, DataSpec};
 use smn_host::train::loss::{losses, LossConfig};
+use smn_host::train::target_stats::output_affines;
 use smn_host::train::trainer::{load_model, train, TrainConfig};
 use std::path::PathBuf;
 
@@ -121,6 +123,16 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
     ] {
         assert!(run1.join(f).exists(), "{f}");
     }
+    // The heads' fixed output maps are the training targets' statistics and
+    // are saved with the weights.
+    let expected = output_affines(&train_data);
+    let (stage1, _) = load_model(&run1, &Device::flex()).unwrap();
+    let stage1_maps: Vec<OutputAffine> = stage1.heads.iter().map(|h| h.output_affine()).collect();
+    assert_eq!(stage1_maps, expected.to_vec());
+    assert!(
+        expected[0].scale.iter().all(|&s| s != 1.0),
+        "landmarks are standardised"
+    );
     for variant in [Variant::Smn, Variant::Smn1x1, Variant::Smn1x1Ft] {
         let run2 = temp(variant.name());
         let s2 = train(
@@ -134,8 +146,15 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
         let m = s2.validation.unwrap();
         assert_eq!(m.images, 16);
         assert!(m.mean_nme.is_finite() && m.mean_attribute_accuracy > 0.0);
-        let (_, info) = load_model(&run2, &Device::flex()).unwrap();
+        let (net, info) = load_model(&run2, &Device::flex()).unwrap();
         assert_eq!(info.variant, variant);
+        let maps: Vec<OutputAffine> = net.branches.iter().map(|b| b.head.output_affine()).collect();
+        assert_eq!(
+            maps,
+            stage1_maps,
+            "{}: stage 2 keeps stage 1's output maps",
+            variant.name()
+        );
     }
     // A stage-2 run needs a stage-1 run.
     let err = train(

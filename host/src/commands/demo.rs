@@ -300,7 +300,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     };
     let started = Instant::now();
     let (train_spec, eval_spec) = data_specs(args)?;
-    eprintln!("[1/6] data: {train_spec:?}");
+    eprintln!("[1/6] data: {train_spec}");
     let train_data = load_dataset(&train_spec, arch.input_size, None)?;
     let eval_data = load_dataset(&eval_spec, arch.input_size, None)?;
     if train_data.samples.is_empty() || eval_data.samples.is_empty() {
@@ -390,7 +390,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     eprintln!("[6/6] report");
     let models = vec![mtl, smn];
     let result = DemoResult {
-        data: format!("{train_spec:?} / eval {eval_spec:?}"),
+        data: format!("training: {train_spec}; evaluation: {eval_spec}"),
         train_images: train_data.samples.len(),
         eval_images: eval_data.samples.len(),
         models,

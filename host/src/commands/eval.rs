@@ -207,7 +207,7 @@ pub fn run(args: &EvalArgs) -> Result<String> {
         write_json(path, &eval)?;
     }
     if let Some(path) = &args.report {
-        let text = markdown_report(&eval, &format!("{spec:?}"));
+        let text = markdown_report(&eval, &spec.to_string());
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(dir) = &args.figures {

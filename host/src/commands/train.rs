@@ -69,6 +69,10 @@ pub struct TrainArgs {
     /// Augment (flip, shift/scale/rotation, colour jitter).
     #[arg(long)]
     pub augment: bool,
+    /// Stage 1: train the heads on raw targets instead of targets
+    /// standardised by the training set's mean and spread (the default).
+    #[arg(long)]
+    pub raw_targets: bool,
     /// Seed (initialisation, data order, augmentation, synthetic data).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -142,6 +146,7 @@ impl TrainArgs {
             },
         };
         cfg.augment = self.augment.then(AugmentConfig::default);
+        cfg.standardise_targets = !self.raw_targets;
         cfg.seed = self.seed;
         cfg.backend = BackendKind::parse(&self.backend)
             .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", self.backend))?;

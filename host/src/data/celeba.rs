@@ -88,6 +88,36 @@ impl Partition {
             _ => None,
         }
     }
+
+    /// `train`, `val` or `test`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Partition::Train => "train",
+            Partition::Val => "val",
+            Partition::Test => "test",
+        }
+    }
+}
+
+/// `partitions train+val, ids 1–2800, first 50 %` (or `all`).
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.partitions.is_empty() {
+            let names: Vec<&str> = self.partitions.iter().map(Partition::name).collect();
+            parts.push(format!("partitions {}", names.join("+")));
+        }
+        if let Some(ids) = &self.ids {
+            parts.push(format!("ids {}–{}", ids.start(), ids.end()));
+        }
+        if let Some(fraction) = self.fraction {
+            parts.push(format!("first {:.0} %", 100.0 * fraction));
+        }
+        if parts.is_empty() {
+            parts.push("all".into());
+        }
+        f.write_str(&parts.join(", "))
+    }
 }
 
 /// One labelled image of the index (no pixels yet).

@@ -82,33 +82,90 @@ fn copy_param<const D: usize>(p: &Param<Tensor<D>>) -> Param<Tensor<D>> {
     Param::from_tensor(p.val().detach())
 }
 
-/// `flatten → fc → ReLU → fc`.
+/// `flatten → fc → ReLU → fc → · scale + offset`.
+///
+/// `output_scale` and `output_offset` are fixed (never trained, saved with
+/// the weights): the landmark head predicts coordinates *standardised* by the
+/// training targets' mean and standard deviation, so its trained layers work
+/// in units of the target spread (see [`OutputAffine`]). Export folds them
+/// into `fc2`, so the float model file and the int8 blob see a plain `fc2`.
 #[derive(Module, Debug)]
 pub struct Head {
     /// First layer.
     pub fc1: Linear,
     /// Output layer.
     pub fc2: Linear,
+    /// Fixed per-output scale applied after `fc2`.
+    pub output_scale: RunningState<Tensor<1>>,
+    /// Fixed per-output offset applied after the scale.
+    pub output_offset: RunningState<Tensor<1>>,
+}
+
+/// The fixed affine map after a head's `fc2`: `y = scale ⊙ fc2(h) + offset`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputAffine {
+    /// Per-output scale.
+    pub scale: Vec<f32>,
+    /// Per-output offset.
+    pub offset: Vec<f32>,
+}
+
+impl OutputAffine {
+    /// `scale = 1`, `offset = 0`.
+    pub fn identity(outputs: usize) -> Self {
+        OutputAffine {
+            scale: vec![1.0; outputs],
+            offset: vec![0.0; outputs],
+        }
+    }
+}
+
+fn running_vector(v: &[f32], device: &Device) -> RunningState<Tensor<1>> {
+    RunningState::new(Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device))
 }
 
 impl Head {
     fn new(features: usize, hidden: usize, outputs: usize, device: &Device) -> Self {
+        let identity = OutputAffine::identity(outputs);
         Head {
             fc1: LinearConfig::new(features, hidden).init(device),
             fc2: LinearConfig::new(hidden, outputs).init(device),
+            output_scale: running_vector(&identity.scale, device),
+            output_offset: running_vector(&identity.offset, device),
         }
     }
 
     /// Forward pass on `[B, C, H, W]` features (flattened in C, H, W order).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let device = x.device();
         let x: Tensor<2> = x.flatten(1, 3);
-        self.fc2.forward(relu(self.fc1.forward(x)))
+        let y = self.fc2.forward(relu(self.fc1.forward(x)));
+        let scale = self.output_scale.value().to_device(&device).detach().unsqueeze::<2>();
+        let offset = self.output_offset.value().to_device(&device).detach().unsqueeze::<2>();
+        y * scale + offset
+    }
+
+    /// The fixed output affine map.
+    pub fn output_affine(&self) -> OutputAffine {
+        let read = |s: &RunningState<Tensor<1>>| s.value().into_data().try_to_vec::<f32>().unwrap_or_default();
+        OutputAffine {
+            scale: read(&self.output_scale),
+            offset: read(&self.output_offset),
+        }
+    }
+
+    /// Replaces the fixed output affine map (lengths must match the outputs).
+    fn set_output_affine(&mut self, affine: &OutputAffine, device: &Device) {
+        self.output_scale = running_vector(&affine.scale, device);
+        self.output_offset = running_vector(&affine.offset, device);
     }
 
     fn fresh_copy(&self) -> Self {
         let mut h = Head {
             fc1: self.fc1.clone(),
             fc2: self.fc2.clone(),
+            output_scale: RunningState::new(self.output_scale.value()),
+            output_offset: RunningState::new(self.output_offset.value()),
         };
         for (dst, src) in [(&mut h.fc1, &self.fc1), (&mut h.fc2, &self.fc2)] {
             dst.weight = copy_param(&src.weight);
@@ -208,6 +265,29 @@ impl SmnNet {
         }
     }
 
+    /// Sets the fixed output maps of the stage-1 heads (landmarks, attributes).
+    ///
+    /// # Errors
+    /// When this is not a stage-1 net or a map's length differs from its
+    /// head's outputs.
+    pub fn set_output_affines(&mut self, affines: &[OutputAffine; 2], device: &Device) -> Result<(), String> {
+        if self.heads.len() != Task::ALL.len() {
+            return Err("output maps are set on a stage-1 net (stage 2 inherits them)".into());
+        }
+        for ((head, task), affine) in self.heads.iter_mut().zip(Task::ALL).zip(affines) {
+            let n = task.outputs();
+            if affine.scale.len() != n || affine.offset.len() != n {
+                return Err(format!(
+                    "{task:?} output map has {}/{} values, the head has {n} outputs",
+                    affine.scale.len(),
+                    affine.offset.len()
+                ));
+            }
+            head.set_output_affine(affine, device);
+        }
+        Ok(())
+    }
+
     /// The stage-2 network of `variant` built on a trained stage-1 net; the
     /// shared layers are frozen.
     pub fn stage2(stage1: SmnNet, arch: &ArchConfig, variant: Variant, device: &Device) -> Self {
@@ -232,10 +312,18 @@ impl SmnNet {
                         _ => {}
                     }
                 }
-                let head = match (variant, stage1.heads.get(t)) {
+                let stage1_head = stage1.heads.get(t);
+                let head = match (variant, stage1_head) {
                     (Variant::Smn1x1Ft, Some(h)) => h.fresh_copy(),
-                    (Variant::Smn, _) => Head::new(2 * arch.flat_features(), arch.hidden, task.outputs(), device),
-                    _ => Head::new(arch.flat_features(), arch.hidden, task.outputs(), device),
+                    (v, _) => {
+                        let features = if v == Variant::Smn { 2 } else { 1 } * arch.flat_features();
+                        let mut head = Head::new(features, arch.hidden, task.outputs(), device);
+                        if let Some(h) = stage1_head {
+                            // The targets' statistics stay those of stage 1.
+                            head.set_output_affine(&h.output_affine(), device);
+                        }
+                        head
+                    }
                 };
                 Branch { fuse, blocks, head }
             })

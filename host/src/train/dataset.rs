@@ -28,6 +28,25 @@ pub enum DataSpec {
     },
 }
 
+/// `synthetic, 3000 faces (seed 1)` or `CelebA DIR (ids 1–2800)`.
+impl std::fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSpec::Synthetic { count, seed } => write!(f, "synthetic, {count} faces (seed {seed})"),
+            DataSpec::Celeba {
+                dir,
+                selection,
+                skip_bad,
+            } => write!(
+                f,
+                "CelebA {} ({selection}{})",
+                dir.display(),
+                if *skip_bad { ", skipping bad entries" } else { "" }
+            ),
+        }
+    }
+}
+
 /// Samples in memory or in a memory-mapped cache.
 pub enum Samples {
     /// Decoded and resized in memory.
@@ -166,4 +185,35 @@ pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Resul
         known_attributes,
         skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::celeba::{Partition, Selection};
+
+    #[test]
+    fn data_specs_read_as_text() {
+        let spec = DataSpec::Celeba {
+            dir: PathBuf::from("/data/celeba"),
+            selection: Selection {
+                partitions: vec![Partition::Train, Partition::Val],
+                ids: Some(1..=2800),
+                fraction: Some(0.5),
+            },
+            skip_bad: true,
+        };
+        assert_eq!(
+            spec.to_string(),
+            "CelebA /data/celeba (partitions train+val, ids 1–2800, first 50 %, skipping bad entries)"
+        );
+        let all = DataSpec::Celeba {
+            dir: PathBuf::from("d"),
+            selection: Selection::default(),
+            skip_bad: false,
+        };
+        assert_eq!(all.to_string(), "CelebA d (all)");
+        let synthetic = DataSpec::Synthetic { count: 3000, seed: 1 };
+        assert_eq!(synthetic.to_string(), "synthetic, 3000 faces (seed 1)");
+    }
 }

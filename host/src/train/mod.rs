@@ -6,4 +6,5 @@ pub mod loss;
 pub mod metrics;
 pub mod run_dir;
 pub mod step_bench;
+pub mod target_stats;
 pub mod trainer;

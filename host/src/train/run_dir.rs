@@ -13,6 +13,10 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// `ModelInfo::format` of models this version writes and reads (`/2`: heads
+/// carry their fixed output maps).
+pub const MODEL_FORMAT: &str = "smn-model/2";
+
 /// What `model.json` records next to the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {

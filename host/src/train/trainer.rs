@@ -5,7 +5,8 @@ use super::batch::{make_batch, Batch};
 use super::dataset::Dataset;
 use super::loss::{losses, LossConfig, Losses};
 use super::metrics::Metrics;
-use super::run_dir::{read_json, write_json, ModelInfo, RunDir};
+use super::run_dir::{read_json, write_json, ModelInfo, RunDir, MODEL_FORMAT};
+use super::target_stats::output_affines;
 use crate::data::transform::{jitter_colors, transform_sample, Affine, Augment};
 use crate::data::FaceSample;
 use crate::evaluation::float::float_predictions;
@@ -96,6 +97,14 @@ pub struct TrainConfig {
     pub backend: BackendKind,
     /// Stage-1 run directory (stage 2 only).
     pub init: Option<PathBuf>,
+    /// Stage 1: heads predict targets standardised by the training set's
+    /// statistics (`target_stats`); stage 2 inherits stage 1's maps.
+    #[serde(default = "yes")]
+    pub standardise_targets: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Serializable augmentation settings.
@@ -158,6 +167,7 @@ impl TrainConfig {
             augment: None,
             backend: BackendKind::Flex,
             init: None,
+            standardise_targets: true,
         }
     }
 }
@@ -221,6 +231,13 @@ fn structure(arch: &ArchConfig, variant: Variant, device: &Device) -> SmnNet {
 /// Loads a trained model (final `model.bpk`) for inference on `device`.
 pub fn load_model(run: &Path, device: &Device) -> Result<(SmnNet, ModelInfo)> {
     let info = read_model_info(run)?;
+    if info.format != MODEL_FORMAT {
+        bail!(
+            "{}: model format '{}', this smn reads '{MODEL_FORMAT}' (retrain, or use the smn version that wrote it)",
+            RunDir::new(run).model_info().display(),
+            info.format
+        );
+    }
     let weights = RunDir::new(run).model();
     let net = structure(&info.arch, info.variant, device)
         .try_load_file(&weights)
@@ -260,10 +277,17 @@ pub(crate) fn training_step(
 
 /// The initial network of a run: stage 1 from the seed, stage 2 from the
 /// stage-1 run's final model.
-fn initial_model(cfg: &TrainConfig, device: &Device) -> Result<SmnNet> {
+fn initial_model(cfg: &TrainConfig, data: &Dataset, device: &Device) -> Result<SmnNet> {
     device.seed(cfg.seed);
     let net = match cfg.stage {
-        1 => SmnNet::stage1(&cfg.arch, device),
+        1 => {
+            let mut net = SmnNet::stage1(&cfg.arch, device);
+            if cfg.standardise_targets {
+                net.set_output_affines(&output_affines(data), device)
+                    .map_err(anyhow::Error::msg)?;
+            }
+            net
+        }
         2 => {
             let Some(init) = &cfg.init else {
                 bail!("stage 2 needs --init RUN1 (a finished stage-1 run)")
@@ -355,7 +379,7 @@ pub fn train(
     let dir = RunDir::new(run);
     std::fs::create_dir_all(run).with_context(|| format!("cannot create run directory {}", run.display()))?;
     let device = cfg.backend.device().autodiff();
-    let mut model = initial_model(cfg, &device)?;
+    let mut model = initial_model(cfg, data, &device)?;
     let mut optim = optimizer(cfg);
     let mut state = TrainState::default();
     if resume {
@@ -478,7 +502,7 @@ pub fn train(
     write_json(
         &dir.model_info(),
         &ModelInfo {
-            format: "smn-model/1".into(),
+            format: MODEL_FORMAT.into(),
             arch: cfg.arch.clone(),
             variant: cfg.variant,
             pixel_mean: super::batch::PIXEL_MEAN,
