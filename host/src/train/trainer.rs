@@ -148,7 +148,9 @@ impl Default for AugmentConfig {
 }
 
 impl TrainConfig {
-    /// The paper's settings for `arch`: batch 32, 100 epochs, momentum SGD lr 0.001, momentum 0.9, dampening 0.
+    /// The paper's settings for `arch`: batch 32, 100 epochs, momentum SGD lr 0.001, momentum 0.9, dampening 0
+    /// — plus target standardisation, which the paper does not describe (set
+    /// `standardise_targets = false` for raw targets).
     pub fn paper(stage: u8, variant: Variant, arch: ArchConfig) -> Self {
         TrainConfig {
             stage,
