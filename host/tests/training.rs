@@ -7,6 +7,7 @@ use smn_host::model::net::OutputAffine;
 use smn_host::model::{ArchConfig, SmnNet, Variant};
 use smn_host::train::backend::BackendKind;
 use smn_host::train::batch::make_batch;
+use smn_host::train::best::{BestBy, BestEpoch};
 use smn_host::train::dataset::{load_dataset, DataSpec};
 use smn_host::train::loss::{losses, LossConfig};
 use smn_host::train::target_stats::output_affines;
@@ -207,4 +208,36 @@ fn one_tiny_epoch_per_stage_on_ndarray_loads_on_flex() {
     assert_eq!(info.variant, Variant::Smn1x1Ft);
     let m = smn_host::train::trainer::evaluate(&model, &data, &device, 16);
     assert!(m.mean_nme.is_finite() && m.images == 32);
+}
+
+/// `--keep-best nme`: `best/` holds the epoch with the lowest validation NME,
+/// and that model, loaded as a run, scores exactly that NME again.
+#[test]
+fn keep_best_saves_the_lowest_validation_nme_epoch_as_a_loadable_run() {
+    let data = load_dataset(&DataSpec::Synthetic { count: 48, seed: 12 }, 32, None).unwrap();
+    let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 13 }, 32, None).unwrap();
+    let run = temp("best");
+    let mut cfg = tiny_config(1, Variant::Mtl, 4, None);
+    cfg.lr = 0.05;
+    cfg.keep_best = Some(BestBy::Nme);
+    let summary = train(&cfg, &data, Some(&val), &run, false).unwrap();
+    let nmes: Vec<f64> = summary.history.iter().map(|l| l.val_mean_nme.unwrap()).collect();
+    let (mut epoch, mut lowest) = (1, nmes[0]);
+    for (i, &v) in nmes.iter().enumerate() {
+        if v < lowest {
+            (epoch, lowest) = (i + 1, v);
+        }
+    }
+    let best = summary.best.unwrap();
+    assert_eq!((best.epoch, best.value), (epoch, lowest), "history {nmes:?}");
+    let text = std::fs::read_to_string(run.join("best/best.json")).unwrap();
+    assert_eq!(serde_json::from_str::<BestEpoch>(&text).unwrap(), best);
+    let device = Device::flex();
+    let (model, info) = load_model(&run.join("best"), &device).unwrap();
+    assert_eq!(info.variant, Variant::Mtl);
+    let again = smn_host::train::trainer::evaluate(&model, &val, &device, 16).mean_nme;
+    assert!((again - lowest).abs() < 1e-6, "{again} vs {lowest}");
+    // Without a validation set there is nothing to pick by.
+    let err = train(&cfg, &data, None, &temp("best-noval"), false).err().unwrap();
+    assert!(err.to_string().contains("--keep-best"), "{err}");
 }

@@ -3,8 +3,10 @@ use super::data_args::{parse_ids, parse_partitions, DataArgs};
 use crate::data::celeba::{Partition, Selection};
 use crate::model::{ArchConfig, Variant};
 use crate::train::backend::BackendKind;
+use crate::train::best::BestBy;
 use crate::train::dataset::{load_dataset, DataSpec};
 use crate::train::loss::{LandmarkLoss, LossConfig};
+use crate::train::run_dir::RunDir;
 use crate::train::trainer::{train, AugmentConfig, LrSchedule, OptimizerKind, TrainConfig};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -73,6 +75,10 @@ pub struct TrainArgs {
     /// standardised by the training set's mean and spread (the default).
     #[arg(long)]
     pub raw_targets: bool,
+    /// Also keep the best validation epoch's model in OUT/best/ (by `nme`
+    /// or `accuracy`); use it as `--model OUT/best` or `--init OUT/best`.
+    #[arg(long)]
+    pub keep_best: Option<String>,
     /// Seed (initialisation, data order, augmentation, synthetic data).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -147,6 +153,11 @@ impl TrainArgs {
         };
         cfg.augment = self.augment.then(AugmentConfig::default);
         cfg.standardise_targets = !self.raw_targets;
+        cfg.keep_best = self
+            .keep_best
+            .as_deref()
+            .map(|b| BestBy::parse(b).with_context(|| format!("--keep-best '{b}': nme or accuracy")))
+            .transpose()?;
         cfg.seed = self.seed;
         cfg.backend = BackendKind::parse(&self.backend)
             .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", self.backend))?;
@@ -237,6 +248,18 @@ pub fn run(args: &TrainArgs) -> Result<String> {
             "validation: mean NME {:.4}, mean attribute accuracy {:.2} %\n",
             m.mean_nme,
             100.0 * m.mean_attribute_accuracy
+        ));
+    }
+    if let Some(b) = &summary.best {
+        report.push_str(&format!(
+            "best epoch {} (validation {} {:.4}) kept in {}\n",
+            b.epoch,
+            match b.by {
+                BestBy::Nme => "mean NME",
+                BestBy::Accuracy => "mean attribute accuracy",
+            },
+            b.value,
+            RunDir::new(&args.out).best().display()
         ));
     }
     Ok(report)

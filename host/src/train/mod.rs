@@ -1,6 +1,7 @@
 //! Training, evaluation and run directories.
 pub mod backend;
 pub mod batch;
+pub mod best;
 pub mod dataset;
 pub mod loss;
 pub mod metrics;

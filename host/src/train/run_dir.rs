@@ -5,6 +5,7 @@
 //! RUN/checkpoint/            last completed epoch: model.bpk, optimizer.bpk, state.json
 //! RUN/model.bpk, model.json  the final model (weights; architecture + variant)
 //! RUN/log.csv, log.json      per-epoch metrics
+//! RUN/best/                  with --keep-best: model.bpk, model.json, best.json of the best epoch
 //! ```
 //! A checkpoint is written to `checkpoint.tmp/` and swapped in by renames, so
 //! a crash at any point leaves the previous complete checkpoint.
@@ -77,21 +78,14 @@ impl RunDir {
         self.root.join("log.json")
     }
 
+    /// The best epoch's model (`--keep-best`), itself a run-directory layout.
+    pub fn best(&self) -> PathBuf {
+        self.root.join("best")
+    }
+
     /// Replaces the checkpoint with what `write` puts into a fresh folder.
     pub fn write_checkpoint(&self, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-        let tmp = self.root.join("checkpoint.tmp");
-        let old = self.root.join("checkpoint.old");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        write(&tmp)?;
-        let current = self.checkpoint();
-        let _ = std::fs::remove_dir_all(&old);
-        if current.exists() {
-            std::fs::rename(&current, &old).with_context(|| format!("cannot move {}", current.display()))?;
-        }
-        std::fs::rename(&tmp, &current).with_context(|| format!("cannot move {}", tmp.display()))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        replace_dir(&self.checkpoint(), write)
     }
 
     /// The checkpoint folder to resume from: `checkpoint/`, or
@@ -101,6 +95,24 @@ impl RunDir {
             .into_iter()
             .find(|p| p.join("state.json").exists())
     }
+}
+
+/// Replaces folder `target` with what `write` puts into `target.tmp`: the
+/// old folder moves to `target.old` and the new one into place by renames,
+/// so a crash leaves `target` or `target.old` complete.
+pub fn replace_dir(target: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let sibling = |suffix: &str| PathBuf::from(format!("{}.{suffix}", target.display()));
+    let (tmp, old) = (sibling("tmp"), sibling("old"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    write(&tmp)?;
+    let _ = std::fs::remove_dir_all(&old);
+    if target.exists() {
+        std::fs::rename(target, &old).with_context(|| format!("cannot move {}", target.display()))?;
+    }
+    std::fs::rename(&tmp, target).with_context(|| format!("cannot move {}", tmp.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
 }
 
 /// Writes JSON atomically (temp file + rename).

@@ -2,10 +2,11 @@
 //! freezes the shared layers and trains the task branches of a variant.
 use super::backend::BackendKind;
 use super::batch::{make_batch, Batch};
+use super::best::{BestBy, BestEpoch};
 use super::dataset::Dataset;
 use super::loss::{losses, LossConfig, Losses};
 use super::metrics::Metrics;
-use super::run_dir::{read_json, write_json, ModelInfo, RunDir, MODEL_FORMAT};
+use super::run_dir::{read_json, replace_dir, write_json, ModelInfo, RunDir, MODEL_FORMAT};
 use super::target_stats::output_affines;
 use crate::data::transform::{jitter_colors, transform_sample, Affine, Augment};
 use crate::data::FaceSample;
@@ -101,6 +102,9 @@ pub struct TrainConfig {
     /// statistics (`target_stats`); stage 2 inherits stage 1's maps.
     #[serde(default = "yes")]
     pub standardise_targets: bool,
+    /// Keep the best validation epoch's model in `RUN/best/` (needs a validation set).
+    #[serde(default)]
+    pub keep_best: Option<BestBy>,
 }
 
 fn yes() -> bool {
@@ -170,6 +174,7 @@ impl TrainConfig {
             backend: BackendKind::Flex,
             init: None,
             standardise_targets: true,
+            keep_best: None,
         }
     }
 }
@@ -204,6 +209,9 @@ pub struct TrainState {
     pub epochs_done: usize,
     /// Their logs.
     pub history: Vec<EpochLog>,
+    /// The epoch kept in `best/` (`--keep-best`).
+    #[serde(default)]
+    pub best: Option<BestEpoch>,
 }
 
 /// Touches every parameter once, in module order, so lazy initialisation
@@ -356,6 +364,8 @@ pub struct TrainSummary {
     pub history: Vec<EpochLog>,
     /// Final validation metrics, if a validation set was given.
     pub validation: Option<Metrics>,
+    /// The epoch kept in `best/` (`--keep-best`).
+    pub best: Option<BestEpoch>,
 }
 
 /// Trains `cfg` into `run`, resuming from its checkpoint when `resume`.
@@ -377,6 +387,9 @@ pub fn train(
     }
     if data.samples.len() < 2 {
         bail!("need at least 2 training images, got {}", data.samples.len());
+    }
+    if cfg.keep_best.is_some() && val.is_none() {
+        bail!("--keep-best needs a validation set");
     }
     let dir = RunDir::new(run);
     std::fs::create_dir_all(run).with_context(|| format!("cannot create run directory {}", run.display()))?;
@@ -482,13 +495,23 @@ pub fn train(
             }
         );
         state.epochs_done = epoch + 1;
-        state.history.push(log);
         let snapshot = model.valid();
+        if let Some(by) = cfg.keep_best {
+            let value = by.value(log.val_mean_nme, log.val_mean_accuracy);
+            if let Some(best) = BestEpoch::after(state.best, by, log.epoch, value) {
+                // Written before the checkpoint that records it: a crash in
+                // between redoes this epoch, which scores the same.
+                replace_dir(&dir.best(), |tmp| {
+                    save_model(&snapshot, &tmp.join("model.bpk"))?;
+                    write_json(&tmp.join("model.json"), &model_info(cfg))?;
+                    write_json(&tmp.join("best.json"), &best)
+                })?;
+                state.best = Some(best);
+            }
+        }
+        state.history.push(log);
         dir.write_checkpoint(|tmp| {
-            snapshot
-                .clone()
-                .save_file(tmp.join("model.bpk"))
-                .map_err(|e| anyhow::anyhow!("cannot save the model checkpoint: {e:?}"))?;
+            save_model(&snapshot, &tmp.join("model.bpk"))?;
             optim
                 .save(tmp.join("optimizer.bpk"))
                 .map_err(|e| anyhow::anyhow!("cannot save the optimizer state: {e:?}"))?;
@@ -496,26 +519,33 @@ pub fn train(
         })?;
         write_logs(&dir, &state.history)?;
     }
-    let final_model = model.valid();
-    final_model
-        .clone()
-        .save_file(dir.model())
-        .map_err(|e| anyhow::anyhow!("{}: cannot save: {e:?}", dir.model().display()))?;
-    write_json(
-        &dir.model_info(),
-        &ModelInfo {
-            format: MODEL_FORMAT.into(),
-            arch: cfg.arch.clone(),
-            variant: cfg.variant,
-            pixel_mean: super::batch::PIXEL_MEAN,
-            pixel_std: super::batch::PIXEL_STD,
-        },
-    )?;
+    save_model(&model.valid(), &dir.model())?;
+    write_json(&dir.model_info(), &model_info(cfg))?;
     let validation = val.map(|v| evaluate(&model, v, &device, cfg.batch_size.max(32)));
     Ok(TrainSummary {
         history: state.history,
         validation,
+        best: state.best,
     })
+}
+
+/// What `model.json` says about a model trained with `cfg`.
+fn model_info(cfg: &TrainConfig) -> ModelInfo {
+    ModelInfo {
+        format: MODEL_FORMAT.into(),
+        arch: cfg.arch.clone(),
+        variant: cfg.variant,
+        pixel_mean: super::batch::PIXEL_MEAN,
+        pixel_std: super::batch::PIXEL_STD,
+    }
+}
+
+/// Saves a model's weights, naming the file in errors.
+fn save_model(model: &SmnNet, path: &Path) -> Result<()> {
+    model
+        .clone()
+        .save_file(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot save the model: {e:?}", path.display()))
 }
 
 fn write_logs(dir: &RunDir, history: &[EpochLog]) -> Result<()> {
