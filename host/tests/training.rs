@@ -11,7 +11,7 @@ use smn_host::train::best::{BestBy, BestEpoch};
 use smn_host::train::dataset::{load_dataset, DataSpec};
 use smn_host::train::loss::{losses, LossConfig};
 use smn_host::train::target_stats::output_affines;
-use smn_host::train::trainer::{load_model, train, TrainConfig};
+use smn_host::train::trainer::{load_model, train, LrSchedule, TrainConfig};
 use std::path::PathBuf;
 
 /// Every float parameter and running statistic, flattened, in module order.
@@ -240,4 +240,25 @@ fn keep_best_saves_the_lowest_validation_nme_epoch_as_a_loadable_run() {
     // Without a validation set there is nothing to pick by.
     let err = train(&cfg, &data, None, &temp("best-noval"), false).err().unwrap();
     assert!(err.to_string().contains("--keep-best"), "{err}");
+}
+
+/// A diverging run stops with a message naming the epoch and keeps the
+/// checkpoint of the last finished epoch, which still loads.
+#[test]
+fn a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
+    let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 21 }, 32, None).unwrap();
+    let run = temp("diverge");
+    let mut cfg = tiny_config(1, Variant::Mtl, 3, None);
+    // Epoch 1 at lr 0.01, then 1e28: the weights overflow f32 in epoch 2.
+    cfg.schedule = LrSchedule::Step { every: 1, gamma: 1e30 };
+    let err = train(&cfg, &data, None, &run, false).err().unwrap().to_string();
+    assert!(err.contains("non-finite loss") && err.contains("in epoch 2"), "{err}");
+    assert!(err.contains("last good checkpoint (1 epochs)"), "{err}");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
+    assert_eq!(state["epochs_done"], 1);
+    let net = SmnNet::stage1(&cfg.arch, &Device::flex())
+        .try_load_file(run.join("checkpoint/model.bpk"))
+        .unwrap();
+    assert!(snapshot(&net).iter().flatten().all(|v| v.is_finite()));
 }

@@ -2,6 +2,7 @@
 pub mod backend;
 pub mod batch;
 pub mod best;
+pub mod config;
 pub mod dataset;
 pub mod loss;
 pub mod metrics;

@@ -2,7 +2,7 @@
 //! freezes the shared layers and trains the task branches of a variant.
 use super::backend::BackendKind;
 use super::batch::{make_batch, Batch};
-use super::best::{BestBy, BestEpoch};
+use super::best::BestEpoch;
 use super::dataset::Dataset;
 use super::loss::{losses, LossConfig, Losses};
 use super::metrics::Metrics;
@@ -19,165 +19,11 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+
+pub use super::config::{AugmentConfig, LrSchedule, OptimizerKind, TrainConfig};
 use smn_firmware_core::builder::Rng;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
-
-/// Optimiser.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// Momentum SGD (the paper: lr 0.001, momentum 0.9, dampening 0).
-    Sgd,
-    /// Adam (β 0.9/0.999, ε 1e-8).
-    Adam,
-}
-
-/// Learning-rate schedule over epochs.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind")]
-pub enum LrSchedule {
-    /// The base rate throughout (the paper).
-    Constant,
-    /// Multiply by `gamma` every `every` epochs.
-    Step {
-        /// Epochs between decays.
-        every: usize,
-        /// Decay factor.
-        gamma: f64,
-    },
-    /// Cosine decay to 0 over the run.
-    Cosine,
-}
-
-impl LrSchedule {
-    /// Learning rate of `epoch` (0-based) of `epochs`.
-    pub fn rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
-        match *self {
-            LrSchedule::Constant => base,
-            LrSchedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),
-            LrSchedule::Cosine => {
-                base * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
-            }
-        }
-    }
-}
-
-/// Everything a training run is configured with (saved as `config.json`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// 1 or 2.
-    pub stage: u8,
-    /// `mtl` for stage 1; the stage-2 variant otherwise.
-    pub variant: Variant,
-    /// Network sizes.
-    pub arch: ArchConfig,
-    /// Epochs.
-    pub epochs: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// Optimiser.
-    pub optimizer: OptimizerKind,
-    /// Base learning rate.
-    pub lr: f64,
-    /// SGD momentum.
-    pub momentum: f64,
-    /// SGD dampening (0 as in the paper; burn's default would be 0.1).
-    pub dampening: f64,
-    /// L2 weight decay, if any.
-    pub weight_decay: Option<f32>,
-    /// Schedule.
-    pub schedule: LrSchedule,
-    /// Loss weights and kind.
-    pub loss: LossConfig,
-    /// Seed of initialisation, data order and augmentation.
-    pub seed: u64,
-    /// Augmentation (flip, shift/scale/rotation, colour); `None` = off.
-    pub augment: Option<AugmentConfig>,
-    /// Backend.
-    pub backend: BackendKind,
-    /// Stage-1 run directory (stage 2 only).
-    pub init: Option<PathBuf>,
-    /// Stage 1: heads predict targets standardised by the training set's
-    /// statistics (`target_stats`); stage 2 inherits stage 1's maps.
-    #[serde(default = "yes")]
-    pub standardise_targets: bool,
-    /// Keep the best validation epoch's model in `RUN/best/` (needs a validation set).
-    #[serde(default)]
-    pub keep_best: Option<BestBy>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Serializable augmentation settings.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AugmentConfig {
-    /// Flip probability.
-    pub flip_probability: f64,
-    /// Max shift (fraction of the input size).
-    pub max_shift: f64,
-    /// Max relative scale change.
-    pub max_scale: f64,
-    /// Max rotation in degrees.
-    pub max_rotation_degrees: f64,
-    /// Max relative brightness/contrast change.
-    pub color_jitter: f64,
-}
-
-impl From<AugmentConfig> for Augment {
-    fn from(a: AugmentConfig) -> Self {
-        Augment {
-            flip_probability: a.flip_probability,
-            max_shift: a.max_shift,
-            max_scale: a.max_scale,
-            max_rotation_degrees: a.max_rotation_degrees,
-            color_jitter: a.color_jitter,
-        }
-    }
-}
-
-impl Default for AugmentConfig {
-    fn default() -> Self {
-        let d = Augment::DEFAULT;
-        AugmentConfig {
-            flip_probability: d.flip_probability,
-            max_shift: d.max_shift,
-            max_scale: d.max_scale,
-            max_rotation_degrees: d.max_rotation_degrees,
-            color_jitter: d.color_jitter,
-        }
-    }
-}
-
-impl TrainConfig {
-    /// The paper's settings for `arch`: batch 32, 100 epochs, momentum SGD lr 0.001, momentum 0.9, dampening 0
-    /// — plus target standardisation, which the paper does not describe (set
-    /// `standardise_targets = false` for raw targets).
-    pub fn paper(stage: u8, variant: Variant, arch: ArchConfig) -> Self {
-        TrainConfig {
-            stage,
-            variant,
-            arch,
-            epochs: 100,
-            batch_size: 32,
-            optimizer: OptimizerKind::Sgd,
-            lr: 0.001,
-            momentum: 0.9,
-            dampening: 0.0,
-            weight_decay: None,
-            schedule: LrSchedule::Constant,
-            loss: LossConfig::default(),
-            seed: 1,
-            augment: None,
-            backend: BackendKind::Flex,
-            init: None,
-            standardise_targets: true,
-            keep_best: None,
-        }
-    }
-}
 
 /// One epoch's log line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -376,21 +222,7 @@ pub fn train(
     run: &Path,
     resume: bool,
 ) -> Result<TrainSummary> {
-    cfg.arch.check().map_err(anyhow::Error::msg)?;
-    if data.size != cfg.arch.input_size {
-        bail!(
-            "data is {}×{}, the model input is {}",
-            data.size,
-            data.size,
-            cfg.arch.input_size
-        );
-    }
-    if data.samples.len() < 2 {
-        bail!("need at least 2 training images, got {}", data.samples.len());
-    }
-    if cfg.keep_best.is_some() && val.is_none() {
-        bail!("--keep-best needs a validation set");
-    }
+    check_inputs(cfg, data, val)?;
     let dir = RunDir::new(run);
     std::fs::create_dir_all(run).with_context(|| format!("cannot create run directory {}", run.display()))?;
     let device = cfg.backend.device().autodiff();
@@ -398,117 +230,32 @@ pub fn train(
     let mut optim = optimizer(cfg);
     let mut state = TrainState::default();
     if resume {
-        // burn materialises loaded optimizer state on `Device::default()`,
-        // which is wgpu whenever wgpu is compiled in — and may not exist on a
-        // CPU-only machine. Point it at the CPU backend of this run.
-        if cfg.backend != BackendKind::Wgpu && std::env::var_os("BURN_DEVICE").is_none() {
-            std::env::set_var("BURN_DEVICE", cfg.backend.name());
-        }
-        let ckpt = dir
-            .resumable_checkpoint()
-            .with_context(|| format!("--resume: {} has no checkpoint", run.display()))?;
-        let mut saved: TrainConfig = read_json(&dir.config())?;
-        saved.epochs = cfg.epochs; // a resumed run may be extended
-        if &saved != cfg {
-            bail!(
-                "--resume: {} was started with a different configuration",
-                dir.config().display()
-            );
-        }
-        write_json(&dir.config(), cfg)?;
-        model = model
-            .try_load_file(ckpt.join("model.bpk"))
-            .map_err(|e| anyhow::anyhow!("{}: {e:?}", ckpt.join("model.bpk").display()))?;
-        optim = optim
-            .load(ckpt.join("optimizer.bpk"))
-            .map_err(|e| anyhow::anyhow!("{}: {e:?}", ckpt.join("optimizer.bpk").display()))?;
-        state = read_json(&ckpt.join("state.json"))?;
+        (model, optim, state) = resume_from(&dir, cfg, model, optim)?;
     } else {
         write_json(&dir.config(), cfg)?;
     }
-    let n = data.samples.len();
-    let steps = n / cfg.batch_size.max(1) + usize::from(n % cfg.batch_size.max(1) >= 2);
     for epoch in state.epochs_done..cfg.epochs {
-        let lr = cfg.schedule.rate(cfg.lr, epoch, cfg.epochs);
         let started = Instant::now();
-        let bar = indicatif::ProgressBar::new(steps as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
-        let order = epoch_order(n, cfg.seed, epoch);
-        let (mut sum, mut sum_l, mut sum_a, mut batches, mut images) = (0f64, 0f64, 0f64, 0usize, 0usize);
-        for chunk in order.chunks(cfg.batch_size.max(1)).filter(|c| c.len() >= 2) {
-            let samples: Vec<FaceSample> = chunk
-                .iter()
-                .filter_map(|&i| training_sample(data, i, cfg, epoch))
-                .collect();
-            let refs: Vec<&FaceSample> = samples.iter().collect();
-            let batch = make_batch(&refs, data.size, &device);
-            let (stepped, l) = training_step(model, &mut optim, &batch, &cfg.loss, lr);
-            model = stepped;
-            let total: f32 = l.total.clone().into_scalar();
-            if !total.is_finite() {
-                bar.abandon();
-                bail!(
-                    "non-finite loss ({total}) in epoch {} step {}: stopping; the last good checkpoint ({} epochs) is kept in {}",
-                    epoch + 1,
-                    batches + 1,
-                    state.epochs_done,
-                    dir.checkpoint().display()
-                );
-            }
-            sum += f64::from(total);
-            sum_l += f64::from(l.landmarks.clone().into_scalar::<f32>());
-            sum_a += f64::from(l.attributes.clone().into_scalar::<f32>());
-            batches += 1;
-            images += chunk.len();
-            bar.set_message(format!("loss {:.4}", sum / batches as f64));
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
+        let (trained, sums) = train_epoch(model, &mut optim, data, cfg, epoch, &device).map_err(|e| {
+            anyhow::anyhow!(
+                "{e}: stopping; the last good checkpoint ({} epochs) is kept in {}",
+                state.epochs_done,
+                dir.checkpoint().display()
+            )
+        })?;
+        model = trained;
         let seconds = started.elapsed().as_secs_f64();
         let val_metrics = val.map(|v| evaluate(&model, v, &device, cfg.batch_size.max(32)));
-        let log = EpochLog {
-            epoch: epoch + 1,
-            lr,
-            loss: sum / batches.max(1) as f64,
-            landmark_loss: sum_l / batches.max(1) as f64,
-            attribute_loss: sum_a / batches.max(1) as f64,
-            val_mean_nme: val_metrics.as_ref().map(|m| m.mean_nme),
-            val_mean_accuracy: val_metrics.as_ref().map(|m| m.mean_attribute_accuracy),
+        let log = sums.log(
+            epoch,
+            cfg.schedule.rate(cfg.lr, epoch, cfg.epochs),
             seconds,
-            images_per_second: images as f64 / seconds.max(1e-9),
-        };
-        eprintln!(
-            "epoch {}/{}: loss {:.4} (landmarks {:.4}, attributes {:.4}), {:.1} img/s{}",
-            log.epoch,
-            cfg.epochs,
-            log.loss,
-            log.landmark_loss,
-            log.attribute_loss,
-            log.images_per_second,
-            match (log.val_mean_nme, log.val_mean_accuracy) {
-                (Some(nme), Some(acc)) => format!(", val NME {nme:.4}, val accuracy {:.2} %", 100.0 * acc),
-                _ => String::new(),
-            }
+            val_metrics.as_ref(),
         );
+        print_epoch(&log, cfg.epochs);
         state.epochs_done = epoch + 1;
         let snapshot = model.valid();
-        if let Some(by) = cfg.keep_best {
-            let value = by.value(log.val_mean_nme, log.val_mean_accuracy);
-            if let Some(best) = BestEpoch::after(state.best, by, log.epoch, value) {
-                // Written before the checkpoint that records it: a crash in
-                // between redoes this epoch, which scores the same.
-                replace_dir(&dir.best(), |tmp| {
-                    save_model(&snapshot, &tmp.join("model.bpk"))?;
-                    write_json(&tmp.join("model.json"), &model_info(cfg))?;
-                    write_json(&tmp.join("best.json"), &best)
-                })?;
-                state.best = Some(best);
-            }
-        }
+        keep_if_best(&dir, cfg, &snapshot, &log, &mut state)?;
         state.history.push(log);
         dir.write_checkpoint(|tmp| {
             save_model(&snapshot, &tmp.join("model.bpk"))?;
@@ -527,6 +274,181 @@ pub fn train(
         validation,
         best: state.best,
     })
+}
+
+/// Rejects a configuration that cannot train on `data`.
+fn check_inputs(cfg: &TrainConfig, data: &Dataset, val: Option<&Dataset>) -> Result<()> {
+    cfg.arch.check().map_err(anyhow::Error::msg)?;
+    if data.size != cfg.arch.input_size {
+        bail!(
+            "data is {}×{}, the model input is {}",
+            data.size,
+            data.size,
+            cfg.arch.input_size
+        );
+    }
+    if data.samples.len() < 2 {
+        bail!("need at least 2 training images, got {}", data.samples.len());
+    }
+    if cfg.keep_best.is_some() && val.is_none() {
+        bail!("--keep-best needs a validation set");
+    }
+    Ok(())
+}
+
+/// Model, optimiser state and progress from the run's last checkpoint,
+/// after checking that the run was started with the same configuration
+/// (the epoch count may grow).
+fn resume_from(
+    dir: &RunDir,
+    cfg: &TrainConfig,
+    model: SmnNet,
+    optim: ModuleOptimizer,
+) -> Result<(SmnNet, ModuleOptimizer, TrainState)> {
+    // burn materialises loaded optimizer state on `Device::default()`,
+    // which is wgpu whenever wgpu is compiled in — and may not exist on a
+    // CPU-only machine. Point it at the CPU backend of this run.
+    if cfg.backend != BackendKind::Wgpu && std::env::var_os("BURN_DEVICE").is_none() {
+        std::env::set_var("BURN_DEVICE", cfg.backend.name());
+    }
+    let ckpt = dir
+        .resumable_checkpoint()
+        .with_context(|| format!("--resume: {} has no checkpoint", dir.root.display()))?;
+    let mut saved: TrainConfig = read_json(&dir.config())?;
+    saved.epochs = cfg.epochs; // a resumed run may be extended
+    if &saved != cfg {
+        bail!(
+            "--resume: {} was started with a different configuration",
+            dir.config().display()
+        );
+    }
+    write_json(&dir.config(), cfg)?;
+    let model = model
+        .try_load_file(ckpt.join("model.bpk"))
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", ckpt.join("model.bpk").display()))?;
+    let optim = optim
+        .load(ckpt.join("optimizer.bpk"))
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", ckpt.join("optimizer.bpk").display()))?;
+    let state = read_json(&ckpt.join("state.json"))?;
+    Ok((model, optim, state))
+}
+
+/// Loss sums over one epoch's steps.
+#[derive(Default)]
+struct EpochSums {
+    total: f64,
+    landmarks: f64,
+    attributes: f64,
+    batches: usize,
+    images: usize,
+}
+
+impl EpochSums {
+    fn mean(&self, sum: f64) -> f64 {
+        sum / self.batches.max(1) as f64
+    }
+
+    /// The epoch's log line (`epoch` 0-based).
+    fn log(&self, epoch: usize, lr: f64, seconds: f64, val: Option<&Metrics>) -> EpochLog {
+        EpochLog {
+            epoch: epoch + 1,
+            lr,
+            loss: self.mean(self.total),
+            landmark_loss: self.mean(self.landmarks),
+            attribute_loss: self.mean(self.attributes),
+            val_mean_nme: val.map(|m| m.mean_nme),
+            val_mean_accuracy: val.map(|m| m.mean_attribute_accuracy),
+            seconds,
+            images_per_second: self.images as f64 / seconds.max(1e-9),
+        }
+    }
+}
+
+/// One pass over `data` (0-based `epoch`) with a progress bar; fails on a
+/// non-finite loss, naming the epoch and step.
+fn train_epoch(
+    mut model: SmnNet,
+    optim: &mut ModuleOptimizer,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    epoch: usize,
+    device: &Device,
+) -> Result<(SmnNet, EpochSums)> {
+    let n = data.samples.len();
+    let batch_size = cfg.batch_size.max(1);
+    let steps = n / batch_size + usize::from(n % batch_size >= 2);
+    let lr = cfg.schedule.rate(cfg.lr, epoch, cfg.epochs);
+    let bar = indicatif::ProgressBar::new(steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
+    let mut sums = EpochSums::default();
+    for chunk in epoch_order(n, cfg.seed, epoch)
+        .chunks(batch_size)
+        .filter(|c| c.len() >= 2)
+    {
+        let samples: Vec<FaceSample> = chunk
+            .iter()
+            .filter_map(|&i| training_sample(data, i, cfg, epoch))
+            .collect();
+        let refs: Vec<&FaceSample> = samples.iter().collect();
+        let batch = make_batch(&refs, data.size, device);
+        let (stepped, l) = training_step(model, optim, &batch, &cfg.loss, lr);
+        model = stepped;
+        let total: f32 = l.total.clone().into_scalar();
+        if !total.is_finite() {
+            bar.abandon();
+            bail!(
+                "non-finite loss ({total}) in epoch {} step {}",
+                epoch + 1,
+                sums.batches + 1
+            );
+        }
+        sums.total += f64::from(total);
+        sums.landmarks += f64::from(l.landmarks.clone().into_scalar::<f32>());
+        sums.attributes += f64::from(l.attributes.clone().into_scalar::<f32>());
+        sums.batches += 1;
+        sums.images += chunk.len();
+        bar.set_message(format!("loss {:.4}", sums.mean(sums.total)));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((model, sums))
+}
+
+fn print_epoch(log: &EpochLog, epochs: usize) {
+    eprintln!(
+        "epoch {}/{}: loss {:.4} (landmarks {:.4}, attributes {:.4}), {:.1} img/s{}",
+        log.epoch,
+        epochs,
+        log.loss,
+        log.landmark_loss,
+        log.attribute_loss,
+        log.images_per_second,
+        match (log.val_mean_nme, log.val_mean_accuracy) {
+            (Some(nme), Some(acc)) => format!(", val NME {nme:.4}, val accuracy {:.2} %", 100.0 * acc),
+            _ => String::new(),
+        }
+    );
+}
+
+/// With `--keep-best`, writes `best/` when `log`'s epoch beats the kept one.
+/// Called before the checkpoint that records it: a crash in between redoes
+/// the epoch, which scores the same and so does not replace it again.
+fn keep_if_best(dir: &RunDir, cfg: &TrainConfig, model: &SmnNet, log: &EpochLog, state: &mut TrainState) -> Result<()> {
+    let Some(by) = cfg.keep_best else { return Ok(()) };
+    let value = by.value(log.val_mean_nme, log.val_mean_accuracy);
+    if let Some(best) = BestEpoch::after(state.best, by, log.epoch, value) {
+        replace_dir(&dir.best(), |tmp| {
+            save_model(model, &tmp.join("model.bpk"))?;
+            write_json(&tmp.join("model.json"), &model_info(cfg))?;
+            write_json(&tmp.join("best.json"), &best)
+        })?;
+        state.best = Some(best);
+    }
+    Ok(())
 }
 
 /// What `model.json` says about a model trained with `cfg`.

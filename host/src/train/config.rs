@@ -1,0 +1,165 @@
+//! What a training run is configured with (`RUN/config.json`): stage,
+//! variant, architecture, optimiser, schedule, loss, augmentation, backend.
+use super::backend::BackendKind;
+use super::best::BestBy;
+use super::loss::LossConfig;
+use crate::data::transform::Augment;
+use crate::model::{ArchConfig, Variant};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Momentum SGD (the paper: lr 0.001, momentum 0.9, dampening 0).
+    Sgd,
+    /// Adam (β 0.9/0.999, ε 1e-8).
+    Adam,
+}
+
+/// Learning-rate schedule over epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum LrSchedule {
+    /// The base rate throughout (the paper).
+    Constant,
+    /// Multiply by `gamma` every `every` epochs.
+    Step {
+        /// Epochs between decays.
+        every: usize,
+        /// Decay factor.
+        gamma: f64,
+    },
+    /// Cosine decay to 0 over the run.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// Learning rate of `epoch` (0-based) of `epochs`.
+    pub fn rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            LrSchedule::Constant => base,
+            LrSchedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),
+            LrSchedule::Cosine => {
+                base * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
+            }
+        }
+    }
+}
+
+/// Everything a training run is configured with (saved as `config.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// 1 or 2.
+    pub stage: u8,
+    /// `mtl` for stage 1; the stage-2 variant otherwise.
+    pub variant: Variant,
+    /// Network sizes.
+    pub arch: ArchConfig,
+    /// Epochs.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Base learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// SGD dampening (0 as in the paper; burn's default would be 0.1).
+    pub dampening: f64,
+    /// L2 weight decay, if any.
+    pub weight_decay: Option<f32>,
+    /// Schedule.
+    pub schedule: LrSchedule,
+    /// Loss weights and kind.
+    pub loss: LossConfig,
+    /// Seed of initialisation, data order and augmentation.
+    pub seed: u64,
+    /// Augmentation (flip, shift/scale/rotation, colour); `None` = off.
+    pub augment: Option<AugmentConfig>,
+    /// Backend.
+    pub backend: BackendKind,
+    /// Stage-1 run directory (stage 2 only).
+    pub init: Option<PathBuf>,
+    /// Stage 1: heads predict targets standardised by the training set's
+    /// statistics (`target_stats`); stage 2 inherits stage 1's maps.
+    #[serde(default = "yes")]
+    pub standardise_targets: bool,
+    /// Keep the best validation epoch's model in `RUN/best/` (needs a validation set).
+    #[serde(default)]
+    pub keep_best: Option<BestBy>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Serializable augmentation settings.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AugmentConfig {
+    /// Flip probability.
+    pub flip_probability: f64,
+    /// Max shift (fraction of the input size).
+    pub max_shift: f64,
+    /// Max relative scale change.
+    pub max_scale: f64,
+    /// Max rotation in degrees.
+    pub max_rotation_degrees: f64,
+    /// Max relative brightness/contrast change.
+    pub color_jitter: f64,
+}
+
+impl From<AugmentConfig> for Augment {
+    fn from(a: AugmentConfig) -> Self {
+        Augment {
+            flip_probability: a.flip_probability,
+            max_shift: a.max_shift,
+            max_scale: a.max_scale,
+            max_rotation_degrees: a.max_rotation_degrees,
+            color_jitter: a.color_jitter,
+        }
+    }
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        let d = Augment::DEFAULT;
+        AugmentConfig {
+            flip_probability: d.flip_probability,
+            max_shift: d.max_shift,
+            max_scale: d.max_scale,
+            max_rotation_degrees: d.max_rotation_degrees,
+            color_jitter: d.color_jitter,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The paper's settings for `arch`: batch 32, 100 epochs, momentum SGD lr 0.001, momentum 0.9, dampening 0
+    /// — plus target standardisation, which the paper does not describe (set
+    /// `standardise_targets = false` for raw targets).
+    pub fn paper(stage: u8, variant: Variant, arch: ArchConfig) -> Self {
+        TrainConfig {
+            stage,
+            variant,
+            arch,
+            epochs: 100,
+            batch_size: 32,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.001,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: None,
+            schedule: LrSchedule::Constant,
+            loss: LossConfig::default(),
+            seed: 1,
+            augment: None,
+            backend: BackendKind::Flex,
+            init: None,
+            standardise_targets: true,
+            keep_best: None,
+        }
+    }
+}
