@@ -262,3 +262,24 @@ fn a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
         .unwrap();
     assert!(snapshot(&net).iter().flatten().all(|v| v.is_finite()));
 }
+
+/// `--patience`: a run whose validation never improves (lr 0, no batch norm,
+/// so the model cannot change) stops `patience` epochs after its first.
+#[test]
+fn patience_stops_a_run_that_no_longer_improves() {
+    let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 31 }, 32, None).unwrap();
+    let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 32 }, 32, None).unwrap();
+    let mut cfg = tiny_config(1, Variant::Mtl, 8, None);
+    cfg.arch.batch_norm = false;
+    cfg.lr = 0.0;
+    cfg.keep_best = Some(BestBy::Accuracy);
+    cfg.patience = Some(2);
+    let summary = train(&cfg, &data, Some(&val), &temp("patience"), false).unwrap();
+    assert_eq!(summary.best.map(|b| b.epoch), Some(1));
+    assert_eq!(summary.history.len(), 3, "epoch 1 plus 2 without improvement");
+    cfg.keep_best = None;
+    let err = train(&cfg, &data, Some(&val), &temp("patience-alone"), false)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--patience needs --keep-best"), "{err}");
+}

@@ -79,6 +79,9 @@ pub struct TrainArgs {
     /// or `accuracy`); use it as `--model OUT/best` or `--init OUT/best`.
     #[arg(long)]
     pub keep_best: Option<String>,
+    /// With --keep-best: stop early once N epochs pass without a better one.
+    #[arg(long, value_name = "N")]
+    pub patience: Option<usize>,
     /// Seed (initialisation, data order, augmentation, synthetic data).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -158,6 +161,7 @@ impl TrainArgs {
             .as_deref()
             .map(|b| BestBy::parse(b).with_context(|| format!("--keep-best '{b}': nme or accuracy")))
             .transpose()?;
+        cfg.patience = self.patience;
         cfg.seed = self.seed;
         cfg.backend = BackendKind::parse(&self.backend)
             .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", self.backend))?;

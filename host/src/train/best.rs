@@ -66,6 +66,13 @@ impl BestEpoch {
     }
 }
 
+impl BestEpoch {
+    /// True once `patience` finished epochs (of `epochs_done`) came after this one.
+    pub fn exhausted(&self, patience: usize, epochs_done: usize) -> bool {
+        epochs_done.saturating_sub(self.epoch) >= patience
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +94,19 @@ mod tests {
             BestEpoch::after(first, BestBy::Accuracy, 3, Some(0.9)).map(|b| b.epoch),
             Some(3)
         );
+    }
+
+    #[test]
+    fn patience_counts_finished_epochs_after_the_kept_one() {
+        let kept = BestEpoch {
+            epoch: 3,
+            by: BestBy::Nme,
+            value: 0.1,
+        };
+        assert!(!kept.exhausted(2, 3));
+        assert!(!kept.exhausted(2, 4));
+        assert!(kept.exhausted(2, 5));
+        assert!(kept.exhausted(0, 3));
     }
 
     #[test]

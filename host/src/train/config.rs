@@ -90,6 +90,9 @@ pub struct TrainConfig {
     /// Keep the best validation epoch's model in `RUN/best/` (needs a validation set).
     #[serde(default)]
     pub keep_best: Option<BestBy>,
+    /// With `keep_best`: stop once this many epochs pass without a better one.
+    #[serde(default)]
+    pub patience: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -160,6 +163,7 @@ impl TrainConfig {
             init: None,
             standardise_targets: true,
             keep_best: None,
+            patience: None,
         }
     }
 }

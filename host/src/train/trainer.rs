@@ -235,6 +235,9 @@ pub fn train(
         write_json(&dir.config(), cfg)?;
     }
     for epoch in state.epochs_done..cfg.epochs {
+        if out_of_patience(cfg, &state) {
+            break;
+        }
         let started = Instant::now();
         let (trained, sums) = train_epoch(model, &mut optim, data, cfg, epoch, &device).map_err(|e| {
             anyhow::anyhow!(
@@ -292,6 +295,9 @@ fn check_inputs(cfg: &TrainConfig, data: &Dataset, val: Option<&Dataset>) -> Res
     }
     if cfg.keep_best.is_some() && val.is_none() {
         bail!("--keep-best needs a validation set");
+    }
+    if cfg.patience.is_some() && cfg.keep_best.is_none() {
+        bail!("--patience needs --keep-best (it counts epochs without a better one)");
     }
     Ok(())
 }
@@ -432,6 +438,21 @@ fn print_epoch(log: &EpochLog, epochs: usize) {
             _ => String::new(),
         }
     );
+}
+
+/// With `--patience N`: true once `N` finished epochs came after the kept one.
+fn out_of_patience(cfg: &TrainConfig, state: &TrainState) -> bool {
+    match (cfg.patience, state.best) {
+        (Some(patience), Some(best)) if best.exhausted(patience, state.epochs_done) => {
+            eprintln!(
+                "stopping early: no better validation epoch in the {} epochs after epoch {}",
+                state.epochs_done - best.epoch,
+                best.epoch
+            );
+            true
+        }
+        _ => false,
+    }
 }
 
 /// With `--keep-best`, writes `best/` when `log`'s epoch beats the kept one.
