@@ -7,8 +7,8 @@
 //! `acc_b = Σ w_b·(b − zp_b)` has scale `s_b·s_w[c]`; each is requantised to
 //! the output scale with its own multiplier, and the two are added:
 //! `y = clamp(zp_out + MBQM(acc_a, M_a, sh_a) + MBQM(acc_b, M_b, sh_b))`.
-use super::dot::{dot_patch, gather_with_offset, MAX_PATCH};
-use super::params::{requant_iter, ChannelParams};
+use super::dot::{dot_patch, dot_patch2, gather_with_offset, MAX_PATCH};
+use super::params::{requant_iter, Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::OutputStage;
 use crate::Error;
@@ -42,7 +42,7 @@ pub struct ConcatConv1x1Args<'a> {
 }
 
 /// Runs the op; `output` holds `pixels × out_channels` values.
-pub fn concat_conv1x1(args: &ConcatConv1x1Args<'_>, output: &mut [i8], out_channels: usize) -> Result<(), Error> {
+pub fn concat_conv1x1<'a>(args: &ConcatConv1x1Args<'a>, output: &mut [i8], out_channels: usize) -> Result<(), Error> {
     let (ca, cb) = (args.a_channels, args.b_channels);
     // Chunk sizes as `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
     let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
@@ -60,18 +60,40 @@ pub fn concat_conv1x1(args: &ConcatConv1x1Args<'_>, output: &mut [i8], out_chann
         let (patch_a, patch_b) = patch.split_at_mut_checked(ca).ok_or(Error::Internal)?;
         gather_with_offset(patch_a, a_px, offset_a);
         gather_with_offset(patch_b, b_px, offset_b);
-        let channels = args
-            .weights
-            .chunks_exact(ca_cb)
-            .zip(args.channels_a.iter())
+        let finish = |(ch, (mb, sb)): (Channel, (i32, i32)), dot_a: i32, dot_b: i32| {
+            let ya = multiply_by_quantized_multiplier(ch.bias.wrapping_add(dot_a), ch.multiplier, ch.shift);
+            let yb = multiply_by_quantized_multiplier(dot_b, mb, sb);
+            args.output_stage.finish(ya.saturating_add(yb))
+        };
+        let split = |w_oc: &'a [i8]| w_oc.split_at_checked(ca).ok_or(Error::Internal);
+        let mut rows = args.weights.chunks_exact(ca_cb);
+        let mut params = args
+            .channels_a
+            .iter()
             .zip(requant_iter(args.multipliers_b, args.shifts_b));
-        for (o, ((w_oc, ch), (mb, sb))) in out_px.iter_mut().zip(channels) {
-            let (wa, wb) = w_oc.split_at_checked(ca).ok_or(Error::Internal)?;
-            let acc_a = ch.bias.wrapping_add(dot_patch(patch_a, wa));
-            let acc_b = dot_patch(patch_b, wb);
-            let ya = multiply_by_quantized_multiplier(acc_a, ch.multiplier, ch.shift);
-            let yb = multiply_by_quantized_multiplier(acc_b, mb, sb);
-            *o = args.output_stage.finish(ya.saturating_add(yb));
+        // Output channels two at a time: each patch pass feeds both.
+        for outs in out_px.chunks_mut(2) {
+            match outs {
+                [o0, o1] => {
+                    let (Some(w0), Some(w1), Some(p0), Some(p1)) =
+                        (rows.next(), rows.next(), params.next(), params.next())
+                    else {
+                        return Err(Error::Internal);
+                    };
+                    let ((wa0, wb0), (wa1, wb1)) = (split(w0)?, split(w1)?);
+                    let (a0, a1) = dot_patch2(patch_a, wa0, wa1);
+                    let (b0, b1) = dot_patch2(patch_b, wb0, wb1);
+                    (*o0, *o1) = (finish(p0, a0, b0), finish(p1, a1, b1));
+                }
+                [o] => {
+                    let (Some(w), Some(p)) = (rows.next(), params.next()) else {
+                        return Err(Error::Internal);
+                    };
+                    let (wa, wb) = split(w)?;
+                    *o = finish(p, dot_patch(patch_a, wa), dot_patch(patch_b, wb));
+                }
+                _ => {}
+            }
         }
     }
     Ok(())

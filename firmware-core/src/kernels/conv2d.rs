@@ -6,8 +6,8 @@
 //! padding with the input zero point; the valid columns of one input row are
 //! one contiguous NHWC run), then every output channel is one
 //! [`dot_patch`] of the patch with its OHWI weight row.
-use super::dot::{dot_patch, gather_with_offset, MAX_PATCH};
-use super::params::ChannelParams;
+use super::dot::{dot_patch, dot_patch2, gather_with_offset, MAX_PATCH};
+use super::params::{Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::{OutputStage, Shape};
 use crate::format::Window;
@@ -85,12 +85,28 @@ pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> 
                 let dst = patch.get_mut(p_start..p_start + span).ok_or(Error::Internal)?;
                 gather_with_offset(dst, xs, input_offset);
             }
-            let channels = args.weights.chunks_exact(per_out_channel).zip(args.channels.iter());
-            for (o, (w_oc, ch)) in out_px.iter_mut().zip(channels) {
-                let acc = ch.bias.wrapping_add(dot_patch(patch, w_oc));
-                *o = args
-                    .output_stage
-                    .finish(multiply_by_quantized_multiplier(acc, ch.multiplier, ch.shift));
+            let finish = |ch: Channel, dot: i32| {
+                let acc = ch.bias.wrapping_add(dot);
+                args.output_stage
+                    .finish(multiply_by_quantized_multiplier(acc, ch.multiplier, ch.shift))
+            };
+            // Output channels two at a time: one patch pass feeds both.
+            let mut channels = args.weights.chunks_exact(per_out_channel).zip(args.channels.iter());
+            for outs in out_px.chunks_mut(2) {
+                match outs {
+                    [o0, o1] => {
+                        let (Some((w0, c0)), Some((w1, c1))) = (channels.next(), channels.next()) else {
+                            return Err(Error::Internal);
+                        };
+                        let (d0, d1) = dot_patch2(patch, w0, w1);
+                        (*o0, *o1) = (finish(c0, d0), finish(c1, d1));
+                    }
+                    [o] => {
+                        let (w, c) = channels.next().ok_or(Error::Internal)?;
+                        *o = finish(c, dot_patch(patch, w));
+                    }
+                    _ => {}
+                }
             }
         }
     }

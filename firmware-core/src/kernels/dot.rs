@@ -38,6 +38,29 @@ pub fn dot_patch(patch: &[i16], w: &[i8]) -> i32 {
     }
 }
 
+/// [`dot_patch`] of one patch with the weight rows of two output channels
+/// (equal lengths): on Armv7E-M with `dsp`, [`super::dsp::dot_patch2_dsp`]
+/// (the patch is loaded once for both); elsewhere one loop with two
+/// accumulators.
+#[inline(always)]
+pub fn dot_patch2(patch: &[i16], w0: &[i8], w1: &[i8]) -> (i32, i32) {
+    #[cfg(all(target_arch = "arm", feature = "dsp"))]
+    {
+        super::dsp::dot_patch2_dsp(patch, w0, w1)
+    }
+    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+    {
+        patch
+            .iter()
+            .zip(w0)
+            .zip(w1)
+            .fold((0i32, 0i32), |(acc0, acc1), ((&x, &a), &b)| {
+                let x = i32::from(x);
+                (acc0.wrapping_add(x * i32::from(a)), acc1.wrapping_add(x * i32::from(b)))
+            })
+    }
+}
+
 /// `Σ patch[i] · w[i]` as a plain loop.
 #[inline(always)]
 pub fn dot_patch_portable(patch: &[i16], w: &[i8]) -> i32 {
@@ -77,6 +100,14 @@ mod tests {
             let mut patch = std::vec![0i16; n];
             gather_with_offset(&mut patch, &x, off as i16);
             assert_eq!(dot_patch(&patch, &w) as i64, want);
+            let w1 = rng.vec_i8(n, Rng::weight);
+            let want1: i64 = x
+                .iter()
+                .zip(&w1)
+                .map(|(&a, &b)| (a as i64 + off as i64) * b as i64)
+                .sum();
+            let (got0, got1) = dot_patch2(&patch, &w, &w1);
+            assert_eq!((got0 as i64, got1 as i64), (want, want1));
         }
     }
 }
