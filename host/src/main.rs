@@ -141,13 +141,13 @@ fn run(cli: Cli) -> Result<String> {
 
 fn bench_train(backends: &str, preset: &str, variant: &str, batch: usize, steps: usize) -> Result<String> {
     use anyhow::Context;
-    use smn_host::model::{ArchConfig, Variant};
-    use smn_host::train::backend::BackendKind;
-    let arch = ArchConfig::preset(preset).with_context(|| format!("unknown preset '{preset}'"))?;
+    use smn_host::commands::values;
+    use smn_host::model::Variant;
+    let arch = values::preset(preset)?;
     let variant = Variant::parse(variant).with_context(|| format!("unknown variant '{variant}'"))?;
     let mut out = String::new();
     for name in backends.split(',') {
-        let backend = BackendKind::parse(name).with_context(|| format!("unknown backend '{name}'"))?;
+        let backend = values::backend(name)?;
         let rate = smn_host::train::step_bench::step_rate(backend, &arch, variant, batch, 3, steps)?;
         out.push_str(&serde_json::to_string(&rate)?);
         out.push('\n');

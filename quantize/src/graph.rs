@@ -141,52 +141,27 @@ pub struct FloatGraph {
     pub variant: Variant,
 }
 
-/// OIHW → OHWI.
-fn oihw_to_ohwi(w: &[f32], o: usize, i: usize, k: usize) -> Vec<f32> {
-    let mut out = vec![0.0; w.len()];
-    for oc in 0..o {
-        for ic in 0..i {
-            for y in 0..k {
-                for x in 0..k {
-                    out[((oc * k + y) * k + x) * i + ic] = w[((oc * i + ic) * k + y) * k + x];
-                }
+/// Transposes a row-major 4-D tensor of `shape`: output axis `j` is input
+/// axis `axes[j]`. The caller has validated `data.len()` against `shape`.
+fn permute4(data: &[f32], shape: [usize; 4], axes: [usize; 4]) -> Vec<f32> {
+    let strides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
+    let [n0, n1, n2, n3] = axes.map(|a| shape[a]);
+    let [s0, s1, s2, s3] = axes.map(|a| strides[a]);
+    let mut out = Vec::with_capacity(data.len());
+    for a in 0..n0 {
+        for b in 0..n1 {
+            for c in 0..n2 {
+                out.extend((0..n3).map(|d| data[a * s0 + b * s1 + c * s2 + d * s3]));
             }
         }
     }
     out
 }
 
+/// OIHW → OHWI (and FC columns `[out, C, H, W]` → `[out, H, W, C]`).
+const TO_CHANNELS_LAST: [usize; 4] = [0, 2, 3, 1];
 /// OHWI → HWIO.
-fn ohwi_to_hwio(w: &[f32], o: usize, i: usize, k: usize) -> Vec<f32> {
-    let mut out = vec![0.0; w.len()];
-    for oc in 0..o {
-        for y in 0..k {
-            for x in 0..k {
-                for ic in 0..i {
-                    out[((y * k + x) * i + ic) * o + oc] = w[((oc * k + y) * k + x) * i + ic];
-                }
-            }
-        }
-    }
-    out
-}
-
-/// FC columns: C, H, W order → H, W, C order, for an input `[h, w, c]`.
-fn chw_columns_to_hwc(wt: &[f32], outputs: usize, shape: [usize; 3]) -> Vec<f32> {
-    let [h, w, c] = shape;
-    let n = h * w * c;
-    let mut out = vec![0.0; wt.len()];
-    for o in 0..outputs {
-        for ch in 0..c {
-            for y in 0..h {
-                for x in 0..w {
-                    out[o * n + (y * w + x) * c + ch] = wt[o * n + (ch * h + y) * w + x];
-                }
-            }
-        }
-    }
-    out
-}
+const OHWI_TO_HWIO: [usize; 4] = [1, 2, 3, 0];
 
 struct Builder<'m> {
     model: &'m FloatModel,
@@ -225,8 +200,12 @@ impl Builder<'_> {
         let arch: &Arch = &self.model.arch;
         let k = arch.kernel_size;
         let [h, w, cin] = self.shape(input);
-        let weight = oihw_to_ohwi(&self.data(&format!("{prefix}.conv.weight"))?, cout, cin, k);
-        let weight_hwio = ohwi_to_hwio(&weight, cout, cin, k);
+        let weight = permute4(
+            &self.data(&format!("{prefix}.conv.weight"))?,
+            [cout, cin, k, k],
+            TO_CHANNELS_LAST,
+        );
+        let weight_hwio = permute4(&weight, [cout, k, k, cin], OHWI_TO_HWIO);
         let bn = if arch.batch_norm {
             Some(BatchNorm {
                 gamma: self.data(&format!("{prefix}.bn.weight"))?,
@@ -266,7 +245,13 @@ impl Builder<'_> {
     ) -> Result<usize, ModelFileError> {
         let shape = self.shape(input);
         let hidden = self.model.arch.hidden;
-        let w1 = chw_columns_to_hwc(&self.data(&format!("{prefix}.fc1.weight"))?, hidden, shape);
+        // The file's FC columns run over C, H, W; the int8 graph is channels-last.
+        let [h, w, c] = shape;
+        let w1 = permute4(
+            &self.data(&format!("{prefix}.fc1.weight"))?,
+            [hidden, c, h, w],
+            TO_CHANNELS_LAST,
+        );
         let fc1 = NodeOp::Fc {
             input,
             weight: w1,
@@ -360,5 +345,29 @@ impl FloatGraph {
     /// Node by name.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute4_moves_every_element_to_its_permuted_index() {
+        let (o, i, kh, kw) = (2, 3, 4, 5);
+        let data: Vec<f32> = (0..o * i * kh * kw).map(|v| v as f32).collect();
+        let ohwi = permute4(&data, [o, i, kh, kw], TO_CHANNELS_LAST);
+        let hwio = permute4(&ohwi, [o, kh, kw, i], OHWI_TO_HWIO);
+        for oc in 0..o {
+            for ic in 0..i {
+                for y in 0..kh {
+                    for x in 0..kw {
+                        let v = data[((oc * i + ic) * kh + y) * kw + x];
+                        assert_eq!(ohwi[((oc * kh + y) * kw + x) * i + ic], v);
+                        assert_eq!(hwio[((y * kw + x) * i + ic) * o + oc], v);
+                    }
+                }
+            }
+        }
     }
 }

@@ -8,8 +8,9 @@
 use super::data_args::celeba_spec;
 use super::eval::{format_parity, EvalArgs, Evaluated, Evaluation};
 use super::figures::write_eval_figures;
-use super::quantize::{calibration_method, SYNTHETIC_CALIBRATION_SEED};
+use super::quantize::SYNTHETIC_CALIBRATION_SEED;
 use super::train::SYNTHETIC_TEST_SEED;
+use super::values;
 use crate::data::celeba::Partition;
 use crate::evaluation::baselines::trivial_predictions;
 use crate::evaluation::float::float_predictions;
@@ -19,10 +20,9 @@ use crate::evaluation::parity::{parity, Parity};
 use crate::export::float_model;
 use crate::model::{ArchConfig, Variant};
 use crate::report::markdown::comparison_table;
-use crate::train::backend::BackendKind;
 use crate::train::dataset::{load_dataset, DataSpec, Dataset};
 use crate::train::run_dir::write_json;
-use crate::train::trainer::{load_model, train, OptimizerKind, TrainConfig};
+use crate::train::trainer::{load_model, train, TrainConfig};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -152,16 +152,11 @@ fn stage_config(
     if stage == 1 {
         cfg.epochs = stage1_epochs(args);
     }
-    cfg.optimizer = match args.optimizer.as_str() {
-        "sgd" => OptimizerKind::Sgd,
-        "adam" => OptimizerKind::Adam,
-        o => bail!("--optimizer '{o}': sgd or adam"),
-    };
+    cfg.optimizer = values::optimizer(&args.optimizer)?;
     cfg.lr = args.lr;
     cfg.seed = args.seed;
     cfg.augment = args.augment.then(crate::train::trainer::AugmentConfig::default);
-    cfg.backend = BackendKind::parse(&args.backend)
-        .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?;
+    cfg.backend = values::backend(&args.backend)?;
     cfg.init = init;
     Ok(cfg)
 }
@@ -195,16 +190,14 @@ fn deploy(
     calib: &[Vec<u8>],
     eval: &Dataset,
 ) -> Result<(DemoModel, Evaluated, Evaluated)> {
-    let device = BackendKind::parse(&args.backend)
-        .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?
-        .device();
+    let device = values::backend(&args.backend)?.device();
     let (net, info) = load_model(run, &device)?;
     let float = float_model(&net, &info)?;
     float
         .write(args.out.join(format!("{name}.safetensors")))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = QuantizeOptions {
-        calibration: calibration_method(&args.calibration)?,
+        calibration: values::calibration(&args.calibration)?,
         ..QuantizeOptions::default()
     };
     let q = quantize(&float, calib, &options).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
@@ -291,8 +284,7 @@ pub fn final_table(models: &[DemoModel], baseline: &crate::train::metrics::Metri
 
 /// Runs `smn demo`.
 pub fn run(args: &DemoArgs) -> Result<String> {
-    let arch = ArchConfig::preset(&args.preset)
-        .with_context(|| format!("unknown preset '{}' (paper, micro, tiny)", args.preset))?;
+    let arch = values::preset(&args.preset)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut timer = Timer {
         start: Instant::now(),

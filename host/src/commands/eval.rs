@@ -8,7 +8,6 @@ use crate::evaluation::int8::int8_predictions;
 use crate::evaluation::parity::{parity, Parity};
 use crate::evaluation::{metrics_of, Prediction};
 use crate::report::markdown::comparison_table;
-use crate::train::backend::BackendKind;
 use crate::train::dataset::{load_dataset, Dataset};
 use crate::train::metrics::Metrics;
 use crate::train::run_dir::write_json;
@@ -125,8 +124,7 @@ pub fn format_parity(p: &Parity) -> String {
 /// Evaluates the models of `args` and the `--int8` blob (already read) on
 /// `data` (loaded at their input size).
 pub fn evaluate_all(args: &EvalArgs, blob: Option<&[u8]>, data: &Dataset) -> Result<Evaluation> {
-    let backend = BackendKind::parse(&args.backend)
-        .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", args.backend))?;
+    let backend = super::values::backend(&args.backend)?;
     let device = backend.device();
     let mut models = Vec::new();
     for run in &args.models {

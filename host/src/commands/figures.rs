@@ -11,7 +11,6 @@ use super::eval::{EvalArgs, Evaluation};
 use crate::report::charts::{ced_figure, training_figure};
 use crate::report::feature_maps::{write_feature_grid, FeatureMap};
 use crate::report::overlay::{write_overlays, OverlayFace};
-use crate::train::backend::BackendKind;
 use crate::train::batch::make_batch;
 use crate::train::dataset::Dataset;
 use crate::train::metrics::Metrics;
@@ -92,7 +91,7 @@ pub fn write_eval_figures(dir: &Path, args: &EvalArgs, eval: &Evaluation, data: 
         .iter()
         .find(|run| crate::train::trainer::read_model_info(run).is_ok_and(|i| i.variant != crate::model::Variant::Mtl));
     if let Some(run) = stage2.or(args.models.first()) {
-        let device = BackendKind::parse(&args.backend).unwrap_or(BackendKind::Flex).device();
+        let device = super::values::backend(&args.backend)?.device();
         let path = dir.join("feature-maps.png");
         write_feature_maps(&path, run, data, &device)?;
         written.push(path);

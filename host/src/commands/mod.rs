@@ -6,3 +6,4 @@ pub mod export;
 pub mod figures;
 pub mod quantize;
 pub mod train;
+pub mod values;

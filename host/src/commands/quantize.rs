@@ -1,11 +1,11 @@
 //! `smn quantize`: float model → int8 blob for firmware-core, with a report.
 use super::data_args::celeba_spec;
 use super::export::export_run;
+use super::values;
 use crate::data::celeba::Partition;
 use crate::train::dataset::{load_dataset, DataSpec};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use smn_quantize::calibrate::CalibrationMethod;
 use smn_quantize::emit_rust::emit_rust;
 use smn_quantize::float_model::FloatModel;
 use smn_quantize::quantize::{quantize, QuantizeOptions, Quantized};
@@ -52,16 +52,6 @@ pub fn read_float_model(path: &Path) -> Result<FloatModel> {
     }
 }
 
-/// Parses `--calibration`.
-pub fn calibration_method(name: &str) -> Result<CalibrationMethod> {
-    match name {
-        "minmax" => Ok(CalibrationMethod::MinMax),
-        "percentile" => Ok(CalibrationMethod::Percentile(99.99)),
-        "mse" => Ok(CalibrationMethod::Mse),
-        other => bail!("--calibration '{other}': minmax, percentile or mse"),
-    }
-}
-
 /// Calibration images (RGB, `size × size`) from `args`.
 pub fn calibration_images(args: &QuantizeArgs, size: usize) -> Result<Vec<Vec<u8>>> {
     let spec = match &args.calib_data {
@@ -83,7 +73,7 @@ pub fn quantize_model(args: &QuantizeArgs) -> Result<(Quantized, FloatModel)> {
     let model = read_float_model(&args.model)?;
     let images = calibration_images(args, model.arch.input_size)?;
     let options = QuantizeOptions {
-        calibration: calibration_method(&args.calibration)?,
+        calibration: values::calibration(&args.calibration)?,
         ..QuantizeOptions::default()
     };
     let q = quantize(&model, &images, &options).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;

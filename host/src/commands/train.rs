@@ -1,13 +1,13 @@
 //! `smn train`.
 use super::data_args::{parse_ids, parse_partitions, DataArgs};
+use super::values;
 use crate::data::celeba::{Partition, Selection};
-use crate::model::{ArchConfig, Variant};
-use crate::train::backend::BackendKind;
+use crate::model::Variant;
 use crate::train::best::BestBy;
 use crate::train::dataset::{load_dataset, DataSpec};
 use crate::train::loss::{LandmarkLoss, LossConfig};
 use crate::train::run_dir::RunDir;
-use crate::train::trainer::{train, AugmentConfig, LrSchedule, OptimizerKind, TrainConfig};
+use crate::train::trainer::{train, AugmentConfig, LrSchedule, TrainConfig};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -118,8 +118,7 @@ fn parse_schedule(text: &str) -> Result<LrSchedule> {
 impl TrainArgs {
     /// The training configuration these options describe.
     pub fn config(&self) -> Result<TrainConfig> {
-        let arch = ArchConfig::preset(&self.preset)
-            .with_context(|| format!("unknown preset '{}' (paper, micro, tiny)", self.preset))?;
+        let arch = values::preset(&self.preset)?;
         let variant = match self.stage {
             1 => Variant::Mtl,
             2 => match Variant::parse(&self.variant) {
@@ -136,11 +135,7 @@ impl TrainArgs {
         let mut cfg = TrainConfig::paper(self.stage, variant, arch);
         cfg.epochs = self.epochs;
         cfg.batch_size = self.batch_size.max(2);
-        cfg.optimizer = match self.optimizer.as_str() {
-            "sgd" => OptimizerKind::Sgd,
-            "adam" => OptimizerKind::Adam,
-            o => bail!("--optimizer '{o}': sgd or adam"),
-        };
+        cfg.optimizer = values::optimizer(&self.optimizer)?;
         cfg.lr = self.lr;
         cfg.momentum = self.momentum;
         cfg.weight_decay = self.weight_decay;
@@ -163,8 +158,7 @@ impl TrainArgs {
             .transpose()?;
         cfg.patience = self.patience;
         cfg.seed = self.seed;
-        cfg.backend = BackendKind::parse(&self.backend)
-            .with_context(|| format!("--backend '{}': flex, ndarray or wgpu", self.backend))?;
+        cfg.backend = values::backend(&self.backend)?;
         cfg.init = self.init.clone();
         Ok(cfg)
     }
