@@ -133,12 +133,16 @@ impl Cache {
         self.size
     }
 
-    /// Sample `i` (copied out of the map).
-    pub fn get(&self, i: usize) -> Option<FaceSample> {
+    /// Record `i`: its pixels and the bytes after them.
+    fn record(&self, i: usize) -> Option<(&[u8], &[u8])> {
         let n = record_len(self.size);
         let rec = self.map.get(HEADER + i.checked_mul(n)?..)?.get(..n)?;
-        let (pixels, rest) = rec.split_at(self.size * self.size * 3);
-        let (lm, attrs) = rest.split_at(40);
+        rec.split_at_checked(self.size * self.size * 3)
+    }
+
+    /// Sample `i`'s landmarks and attributes, without copying its pixels.
+    pub fn labels(&self, i: usize) -> Option<([f32; 10], [i8; ATTRIBUTE_COUNT])> {
+        let (lm, attrs) = self.record(i)?.1.split_at_checked(40)?;
         let mut landmarks = [0f32; 10];
         for (o, b) in landmarks.iter_mut().zip(lm.chunks_exact(4)) {
             *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
@@ -147,6 +151,13 @@ impl Cache {
         for (o, &b) in attributes.iter_mut().zip(attrs) {
             *o = b as i8;
         }
+        Some((landmarks, attributes))
+    }
+
+    /// Sample `i` (copied out of the map).
+    pub fn get(&self, i: usize) -> Option<FaceSample> {
+        let (pixels, _) = self.record(i)?;
+        let (landmarks, attributes) = self.labels(i)?;
         Some(FaceSample {
             image: Rgb {
                 width: self.size,

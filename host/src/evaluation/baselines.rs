@@ -7,30 +7,15 @@ use crate::train::dataset::Dataset;
 /// (model pixels) and, per attribute, the majority label of `train` as a
 /// ±1 logit (unknown labels ignored; ties → absent).
 pub fn trivial_prediction(train: &Dataset) -> Prediction {
-    let mut sum = [0f64; 10];
-    let mut votes = [0i64; 40];
-    let n = train.samples.len();
-    for i in 0..n {
-        if let Some(s) = train.samples.get(i) {
-            for (acc, &v) in sum.iter_mut().zip(&s.landmarks) {
-                *acc += f64::from(v);
-            }
-            for (vote, &label) in votes.iter_mut().zip(&s.attributes) {
-                *vote += i64::from(label.signum());
-            }
-        }
+    let stats = train.label_statistics();
+    let mut logits = [0f32; 40];
+    for ((dst, &pos), &neg) in logits.iter_mut().zip(&stats.positives).zip(&stats.negatives) {
+        *dst = if pos > neg { 1.0 } else { -1.0 };
     }
-    let mut p = Prediction {
-        landmarks: [0.0; 10],
-        logits: [0.0; 40],
-    };
-    for (dst, s) in p.landmarks.iter_mut().zip(sum) {
-        *dst = (s / n.max(1) as f64) as f32;
+    Prediction {
+        landmarks: stats.landmark_mean.map(|m| m as f32),
+        logits,
     }
-    for (dst, v) in p.logits.iter_mut().zip(votes) {
-        *dst = if v > 0 { 1.0 } else { -1.0 };
-    }
-    p
 }
 
 /// The trivial prediction for each image of `eval`.

@@ -160,13 +160,20 @@ impl Head {
         self.output_offset = running_vector(&affine.offset, device);
     }
 
+    /// Takes `from`'s fixed output map (its own copy).
+    fn copy_output_map(&mut self, from: &Head) {
+        self.output_scale = RunningState::new(from.output_scale.value());
+        self.output_offset = RunningState::new(from.output_offset.value());
+    }
+
     fn fresh_copy(&self) -> Self {
         let mut h = Head {
             fc1: self.fc1.clone(),
             fc2: self.fc2.clone(),
-            output_scale: RunningState::new(self.output_scale.value()),
-            output_offset: RunningState::new(self.output_offset.value()),
+            output_scale: self.output_scale.clone(),
+            output_offset: self.output_offset.clone(),
         };
+        h.copy_output_map(self);
         for (dst, src) in [(&mut h.fc1, &self.fc1), (&mut h.fc2, &self.fc2)] {
             dst.weight = copy_param(&src.weight);
             dst.bias = src.bias.as_ref().map(copy_param);
@@ -320,7 +327,7 @@ impl SmnNet {
                         let mut head = Head::new(features, arch.hidden, task.outputs(), device);
                         if let Some(h) = stage1_head {
                             // The targets' statistics stay those of stage 1.
-                            head.set_output_affine(&h.output_affine(), device);
+                            head.copy_output_map(h);
                         }
                         head
                     }

@@ -3,7 +3,7 @@ use crate::data::cache::{write_cache, Cache};
 use crate::data::celeba::{load_index, modelled_attributes, DataError, Selection, Skipped};
 use crate::data::synthetic::{generate_many, SyntheticConfig, MODELLED_ATTRIBUTES};
 use crate::data::transform::{to_model_input, Affine};
-use crate::data::{attributes::attribute_index, FaceSample};
+use crate::data::{attributes::attribute_index, FaceSample, ATTRIBUTE_COUNT};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -76,6 +76,30 @@ impl Samples {
             Samples::Mapped(c) => c.get(i),
         }
     }
+
+    /// Sample `i`'s landmarks and attributes (no pixel copy).
+    pub fn labels(&self, i: usize) -> Option<([f32; 10], [i8; ATTRIBUTE_COUNT])> {
+        match self {
+            Samples::Memory(v) => v.get(i).map(|s| (s.landmarks, s.attributes)),
+            Samples::Mapped(c) => c.labels(i),
+        }
+    }
+}
+
+/// Label statistics of a dataset, from one pass over its labels: what the
+/// trivial baselines predict and what the heads' output maps standardise by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelStatistics {
+    /// Samples counted.
+    pub count: usize,
+    /// Mean of each landmark coordinate (model pixels).
+    pub landmark_mean: [f64; 10],
+    /// Population standard deviation of each coordinate (model pixels).
+    pub landmark_std: [f64; 10],
+    /// Per attribute: images labelled present.
+    pub positives: [u64; ATTRIBUTE_COUNT],
+    /// Per attribute: images labelled absent.
+    pub negatives: [u64; ATTRIBUTE_COUNT],
 }
 
 /// A dataset ready for the model.
@@ -93,6 +117,39 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// [`LabelStatistics`] of every sample.
+    pub fn label_statistics(&self) -> LabelStatistics {
+        let mut sum = [0f64; 10];
+        let mut sum_sq = [0f64; 10];
+        let mut positives = [0u64; ATTRIBUTE_COUNT];
+        let mut negatives = [0u64; ATTRIBUTE_COUNT];
+        let mut count = 0usize;
+        for (landmarks, attributes) in (0..self.samples.len()).filter_map(|i| self.samples.labels(i)) {
+            count += 1;
+            for (k, &x) in landmarks.iter().enumerate() {
+                sum[k] += f64::from(x);
+                sum_sq[k] += f64::from(x) * f64::from(x);
+            }
+            for (k, &a) in attributes.iter().enumerate() {
+                positives[k] += u64::from(a > 0);
+                negatives[k] += u64::from(a < 0);
+            }
+        }
+        let n = count.max(1) as f64;
+        let landmark_mean = sum.map(|s| s / n);
+        let mut landmark_std = [0f64; 10];
+        for (k, std) in landmark_std.iter_mut().enumerate() {
+            *std = (sum_sq[k] / n - landmark_mean[k] * landmark_mean[k]).max(0.0).sqrt();
+        }
+        LabelStatistics {
+            count,
+            landmark_mean,
+            landmark_std,
+            positives,
+            negatives,
+        }
+    }
+
     /// The images of up to `count` samples spread evenly over the dataset
     /// (for calibration).
     pub fn evenly_spaced_images(&self, count: usize) -> Vec<Vec<u8>> {

@@ -12,7 +12,7 @@
 //!   an untrained head starts at the class frequencies.
 use super::batch::normalise_coordinate;
 use super::dataset::Dataset;
-use crate::model::arch::{ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};
+use crate::model::arch::ATTRIBUTE_OUTPUTS;
 use crate::model::net::OutputAffine;
 
 /// Smallest landmark standard deviation used (normalised units, 0.1 % of the side).
@@ -20,36 +20,23 @@ pub const MIN_STD: f32 = 1e-3;
 
 /// `[landmarks, attributes]` output maps of `data`'s targets.
 pub fn output_affines(data: &Dataset) -> [OutputAffine; 2] {
-    let mut sum = [0f64; LANDMARK_OUTPUTS];
-    let mut sum_sq = [0f64; LANDMARK_OUTPUTS];
-    let mut positives = [0u64; ATTRIBUTE_OUTPUTS];
-    let mut negatives = [0u64; ATTRIBUTE_OUTPUTS];
-    let mut n = 0u64;
-    for sample in (0..data.samples.len()).filter_map(|i| data.samples.get(i)) {
-        n += 1;
-        for (k, &x) in sample.landmarks.iter().enumerate().take(LANDMARK_OUTPUTS) {
-            let u = f64::from(normalise_coordinate(x, data.size));
-            sum[k] += u;
-            sum_sq[k] += u * u;
-        }
-        for (k, &a) in sample.attributes.iter().enumerate().take(ATTRIBUTE_OUTPUTS) {
-            positives[k] += u64::from(a > 0);
-            negatives[k] += u64::from(a < 0);
-        }
-    }
-    let count = n.max(1) as f64;
-    let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
-    let std: Vec<f32> = sum_sq
+    let stats = data.label_statistics();
+    // Normalisation is affine with slope 1 / size: the mean maps through it,
+    // the spread scales by 1 / size.
+    let offset = stats
+        .landmark_mean
         .iter()
-        .zip(&sum)
-        .map(|(sq, s)| {
-            let m = s / count;
-            ((sq / count - m * m).max(0.0).sqrt() as f32).max(MIN_STD)
-        })
+        .map(|&m| normalise_coordinate(m as f32, data.size))
         .collect();
-    let log_odds = positives
+    let scale = stats
+        .landmark_std
         .iter()
-        .zip(&negatives)
+        .map(|&s| ((s / data.size as f64) as f32).max(MIN_STD))
+        .collect();
+    let log_odds = stats
+        .positives
+        .iter()
+        .zip(&stats.negatives)
         .map(|(&p, &q)| {
             if p + q == 0 {
                 0.0
@@ -59,10 +46,7 @@ pub fn output_affines(data: &Dataset) -> [OutputAffine; 2] {
         })
         .collect();
     [
-        OutputAffine {
-            scale: std,
-            offset: mean,
-        },
+        OutputAffine { scale, offset },
         OutputAffine {
             scale: vec![1.0; ATTRIBUTE_OUTPUTS],
             offset: log_odds,
@@ -75,6 +59,7 @@ mod tests {
     use super::*;
     use crate::data::transform::Affine;
     use crate::data::{FaceSample, Rgb};
+    use crate::model::arch::LANDMARK_OUTPUTS;
     use crate::train::dataset::Samples;
 
     fn sample(x: f32, attribute: i8) -> FaceSample {
