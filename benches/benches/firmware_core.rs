@@ -103,6 +103,7 @@ fn kernels(c: &mut Criterion) {
         weights: &w,
         channels: p.view(),
         output_stage: STAGE,
+        pool_2x2: false,
     };
     let mut y = vec![0i8; outs.len()];
     g.throughput(Throughput::Elements((outs.len() * 9 * 16) as u64));
@@ -132,11 +133,26 @@ fn kernels(c: &mut Criterion) {
         weights: &w1,
         channels: p1.view(),
         output_stage: STAGE,
+        pool_2x2: false,
     };
     let mut y1 = vec![0i8; outs1.len()];
     g.throughput(Throughput::Elements((outs1.len() * 9 * 3) as u64));
     g.bench_function("conv2d_3x3_64x64x3_to_16", |b| {
         b.iter(|| conv2d(black_box(&args1), &mut y1, outs1).unwrap())
+    });
+    // The same conv with the 2×2 max pool fused (32×32×16 written).
+    let pooled = Conv2dArgs {
+        pool_2x2: true,
+        ..args1
+    };
+    let outs1p = Shape {
+        height: 32,
+        width: 32,
+        channels: 16,
+    };
+    let mut y1p = vec![0i8; outs1p.len()];
+    g.bench_function("conv2d_3x3_64x64x3_to_16_maxpool2", |b| {
+        b.iter(|| conv2d(black_box(&pooled), &mut y1p, outs1p).unwrap())
     });
 
     // Fused concat + 1×1: 32×32×(16+16) → 16.
@@ -145,7 +161,6 @@ fn kernels(c: &mut Criterion) {
     let wc = random(16 * 32, &mut rng);
     let pc = Params::new(16);
     let cargs = ConcatConv1x1Args {
-        a: &a,
         a_channels: 16,
         a_zero_point: -128,
         b: &bb,
@@ -160,7 +175,7 @@ fn kernels(c: &mut Criterion) {
     let mut yc = vec![0i8; 32 * 32 * 16];
     g.throughput(Throughput::Elements((32 * 32 * 16 * 32) as u64));
     g.bench_function("concat_conv1x1_32x32x(16+16)_to_16", |b| {
-        b.iter(|| concat_conv1x1(black_box(&cargs), &mut yc, 16).unwrap())
+        b.iter(|| concat_conv1x1(black_box(&cargs), &a, &mut yc, 16).unwrap())
     });
 
     // Fully connected 4×4×64 → 64.

@@ -94,6 +94,7 @@ impl<'a> Model<'a> {
                         shifts: c.requant.shifts.0,
                     },
                     output_stage: stage(output, c.clamp),
+                    pool_2x2: false,
                 };
                 conv2d(&args, y, shape(output))
             }
@@ -105,7 +106,6 @@ impl<'a> Model<'a> {
                     [self.range(c.input_a)?, self.range(c.input_b)?],
                 )?;
                 let args = ConcatConv1x1Args {
-                    a,
                     a_channels: usize::from(ta.channels),
                     a_zero_point: i32::from(ta.quant.zero_point),
                     b,
@@ -121,7 +121,7 @@ impl<'a> Model<'a> {
                     shifts_b: c.requant_b.shifts.0,
                     output_stage: stage(output, c.clamp),
                 };
-                concat_conv1x1(&args, y, usize::from(output.channels))
+                concat_conv1x1(&args, a, y, usize::from(output.channels))
             }
             Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
                 let (input, output) = (self.desc(p.input)?, self.desc(p.output)?);

@@ -19,7 +19,7 @@ use std::vec::Vec;
 /// Instructions per MAC of the whole `micro` SMN forward pass on Cortex-M4,
 /// measured under QEMU by `cargo xtask firmware` (which prints the current
 /// measurement next to this constant).
-pub const M4_INSTRUCTIONS_PER_MAC: f64 = 4.145;
+pub const M4_INSTRUCTIONS_PER_MAC: f64 = 3.965;
 
 /// A microcontroller class: memory budgets and speed.
 #[derive(Clone, Copy, Debug, PartialEq)]

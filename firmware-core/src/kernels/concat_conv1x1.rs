@@ -7,18 +7,23 @@
 //! `acc_b = Σ w_b·(b − zp_b)` has scale `s_b·s_w[c]`; each is requantised to
 //! the output scale with its own multiplier, and the two are added:
 //! `y = clamp(zp_out + MBQM(acc_a, M_a, sh_a) + MBQM(acc_b, M_b, sh_b))`.
-use super::dot::{dot_patch, dot_patch2, gather_with_offset, MAX_PATCH};
-use super::params::{requant_iter, Channel, ChannelParams};
+//!
+//! Pixels are processed two at a time and output channels two at a time
+//! ([`MacEngine::tile_2x2`] on each side). Both input pixels are gathered
+//! before either output pixel is written, so the op can also run **in
+//! place** over `a` ([`concat_conv1x1_in_place`]) when it has no more
+//! output channels than `a` has channels: output pixel `p` then overwrites
+//! only bytes of input pixels that were already read.
+use super::dot::{gather, pair_len, MacEngine, Native, MAX_PATCH};
+use super::params::{requant_at, Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::OutputStage;
 use crate::Error;
 use core::num::NonZeroUsize;
 
-/// Everything the fused concat + 1×1 conv reads.
+/// Everything the fused concat + 1×1 conv reads besides its `a` input.
 #[derive(Clone, Copy, Debug)]
 pub struct ConcatConv1x1Args<'a> {
-    /// First input (`pixels × c_a`).
-    pub a: &'a [i8],
     /// Channels of `a`.
     pub a_channels: usize,
     /// Zero point of `a`.
@@ -41,56 +46,131 @@ pub struct ConcatConv1x1Args<'a> {
     pub output_stage: OutputStage,
 }
 
-/// Runs the op; `output` holds `pixels × out_channels` values.
-pub fn concat_conv1x1<'a>(args: &ConcatConv1x1Args<'a>, output: &mut [i8], out_channels: usize) -> Result<(), Error> {
+/// Runs the op on input `a` (`pixels × c_a`); `output` holds
+/// `pixels × out_channels` values.
+pub fn concat_conv1x1(
+    args: &ConcatConv1x1Args<'_>,
+    a: &[i8],
+    output: &mut [i8],
+    out_channels: usize,
+) -> Result<(), Error> {
+    run::<Native>(args, Some(a), output, out_channels)
+}
+
+/// Runs the op in place: `tensor` holds `a` (`pixels × c_a`) on entry and
+/// the output (`pixels × out_channels`, `out_channels ≤ c_a`) on return.
+pub fn concat_conv1x1_in_place(
+    args: &ConcatConv1x1Args<'_>,
+    tensor: &mut [i8],
+    out_channels: usize,
+) -> Result<(), Error> {
+    run::<Native>(args, None, tensor, out_channels)
+}
+
+/// A weight row split into its `a` (first `ca`) and `b` parts.
+#[inline(always)]
+fn split_row(row: &[i8], ca: usize) -> Result<(&[i8], &[i8]), Error> {
+    row.split_at_checked(ca).ok_or(Error::Internal)
+}
+
+/// The first `len_a + len_b` slots of a scratch buffer, split after `len_a`.
+#[inline(always)]
+fn halves(p: &mut [i16], len_a: usize, len_b: usize) -> Option<(&mut [i16], &mut [i16])> {
+    p.get_mut(..len_a.checked_add(len_b)?)?.split_at_mut_checked(len_a)
+}
+
+/// The op on a chosen engine; `a = None` reads `a` from `output` (in place).
+pub(crate) fn run<E: MacEngine>(
+    args: &ConcatConv1x1Args<'_>,
+    a: Option<&[i8]>,
+    output: &mut [i8],
+    out_channels: usize,
+) -> Result<(), Error> {
     let (ca, cb) = (args.a_channels, args.b_channels);
     // Chunk sizes as `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
     let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
     let ca_cb = nonzero(ca.checked_add(cb).ok_or(Error::Internal)?)?;
-    let (ca, cb, out_channels) = (nonzero(ca)?, nonzero(cb)?, nonzero(out_channels)?);
+    let (ca, cb, oc) = (nonzero(ca)?, nonzero(cb)?, nonzero(out_channels)?);
+    if a.is_none() && oc > ca {
+        return Err(Error::Internal);
+    }
     let offset = |zp: i32| i16::try_from(-zp).map_err(|_| Error::Internal);
     let (offset_a, offset_b) = (offset(args.a_zero_point)?, offset(args.b_zero_point)?);
-    let mut buffer = [0i16; MAX_PATCH];
-    let patch = buffer.get_mut(..ca_cb).ok_or(Error::Internal)?;
-    let pixels = output
-        .chunks_exact_mut(out_channels)
-        .zip(args.a.chunks_exact(ca))
-        .zip(args.b.chunks_exact(cb));
-    for ((out_px, a_px), b_px) in pixels {
-        let (patch_a, patch_b) = patch.split_at_mut_checked(ca).ok_or(Error::Internal)?;
-        gather_with_offset(patch_a, a_px, offset_a);
-        gather_with_offset(patch_b, b_px, offset_b);
-        let finish = |(ch, (mb, sb)): (Channel, (i32, i32)), dot_a: i32, dot_b: i32| {
-            let ya = multiply_by_quantized_multiplier(ch.bias.wrapping_add(dot_a), ch.multiplier, ch.shift);
-            let yb = multiply_by_quantized_multiplier(dot_b, mb, sb);
-            args.output_stage.finish(ya.saturating_add(yb))
+    // Each side is padded to whole groups of four: up to 6 slots more per pixel pair.
+    let mut scratch = [0i16; 2 * MAX_PATCH + 16];
+    let (ppa, ppb) = halves(&mut scratch, pair_len(ca), pair_len(cb)).ok_or(Error::Internal)?;
+    let pixels = args.b.len() / cb;
+    let stage = &args.output_stage;
+    let finish = |(ch, (mb, sb)): (Channel, (i32, i32)), dot_a: i32, dot_b: i32| {
+        let ya = multiply_by_quantized_multiplier(ch.bias.wrapping_add(dot_a), ch.multiplier, ch.shift);
+        let yb = multiply_by_quantized_multiplier(dot_b, mb, sb);
+        stage.finish(ya.saturating_add(yb))
+    };
+    for pair in 0..pixels.div_ceil(2) {
+        let first = 2 * pair;
+        let both = first + 1 < pixels;
+        let mut load = |pixel: usize, src: &[i8]| -> Result<(), Error> {
+            let p = first + pixel;
+            gather::<E>(
+                ppa,
+                pixel,
+                0,
+                src.get(p * ca..(p + 1) * ca).ok_or(Error::Internal)?,
+                offset_a,
+            );
+            gather::<E>(
+                ppb,
+                pixel,
+                0,
+                args.b.get(p * cb..(p + 1) * cb).ok_or(Error::Internal)?,
+                offset_b,
+            );
+            Ok(())
         };
-        let split = |w_oc: &'a [i8]| w_oc.split_at_checked(ca).ok_or(Error::Internal);
+        load(0, a.unwrap_or(output))?;
+        if both {
+            load(1, a.unwrap_or(output))?;
+        }
+        let n = 1 + usize::from(both);
+        let out = output.get_mut(first * oc..(first + n) * oc).ok_or(Error::Internal)?;
+        let (out0, out1) = out.split_at_mut_checked(oc).ok_or(Error::Internal)?;
         let mut rows = args.weights.chunks_exact(ca_cb);
-        let mut params = args
-            .channels_a
-            .iter()
-            .zip(requant_iter(args.multipliers_b, args.shifts_b));
-        // Output channels two at a time: each patch pass feeds both.
-        for outs in out_px.chunks_mut(2) {
-            match outs {
+        let params = |j: usize| -> Result<(Channel, (i32, i32)), Error> {
+            let ch = args.channels_a.get(j).ok_or(Error::Internal)?;
+            Ok((
+                ch,
+                requant_at(args.multipliers_b, args.shifts_b, j).ok_or(Error::Internal)?,
+            ))
+        };
+        // Output channels two at a time: each patch word feeds both.
+        let mut outs1 = out1.chunks_mut(2);
+        for (pair_index, outs0) in out0.chunks_mut(2).enumerate() {
+            let j = 2 * pair_index;
+            let outs1 = if both { outs1.next() } else { None };
+            match outs0 {
                 [o0, o1] => {
-                    let (Some(w0), Some(w1), Some(p0), Some(p1)) =
-                        (rows.next(), rows.next(), params.next(), params.next())
-                    else {
+                    let (Some(w0), Some(w1)) = (rows.next(), rows.next()) else {
                         return Err(Error::Internal);
                     };
-                    let ((wa0, wb0), (wa1, wb1)) = (split(w0)?, split(w1)?);
-                    let (a0, a1) = dot_patch2(patch_a, wa0, wa1);
-                    let (b0, b1) = dot_patch2(patch_b, wb0, wb1);
-                    (*o0, *o1) = (finish(p0, a0, b0), finish(p1, a1, b1));
+                    let (q0, q1) = (params(j)?, params(j + 1)?);
+                    let ((wa0, wb0), (wa1, wb1)) = (split_row(w0, ca)?, split_row(w1, ca)?);
+                    let [a00, a01, a10, a11] = E::tile_2x2(ppa, wa0, wa1);
+                    let [b00, b01, b10, b11] = E::tile_2x2(ppb, wb0, wb1);
+                    (*o0, *o1) = (finish(q0, a00, b00), finish(q1, a01, b01));
+                    if let Some([o2, o3]) = outs1 {
+                        (*o2, *o3) = (finish(q0, a10, b10), finish(q1, a11, b11));
+                    }
                 }
-                [o] => {
-                    let (Some(w), Some(p)) = (rows.next(), params.next()) else {
-                        return Err(Error::Internal);
-                    };
-                    let (wa, wb) = split(w)?;
-                    *o = finish(p, dot_patch(patch_a, wa), dot_patch(patch_b, wb));
+                [o0] => {
+                    let w = rows.next().ok_or(Error::Internal)?;
+                    let q = params(j)?;
+                    let (wa, wb) = split_row(w, ca)?;
+                    let [a0, a1] = E::tile_2x1(ppa, wa);
+                    let [b0, b1] = E::tile_2x1(ppb, wb);
+                    *o0 = finish(q, a0, b0);
+                    if let Some([o1]) = outs1 {
+                        *o1 = finish(q, a1, b1);
+                    }
                 }
                 _ => {}
             }
@@ -108,7 +188,12 @@ mod tests {
 
     #[test]
     fn matches_reference_on_random_shapes() {
-        let mut rng = Rng::new(31);
+        random_shapes::<crate::kernels::dot::Portable>(31);
+        random_shapes::<crate::kernels::dsp::Dsp>(32);
+    }
+
+    fn random_shapes<E: MacEngine>(seed: u64) {
+        let mut rng = Rng::new(seed);
         for case in 0..500 {
             let pixels = rng.range(1, 40) as usize;
             let (ca, cb, co) = (
@@ -128,7 +213,6 @@ mod tests {
             );
             let (lo, hi) = if case % 2 == 0 { (zpo, 127) } else { (-128, 127) };
             let args = ConcatConv1x1Args {
-                a: &a,
                 a_channels: ca,
                 a_zero_point: zpa as i32,
                 b: &b,
@@ -149,7 +233,7 @@ mod tests {
                 },
             };
             let mut out = std::vec![0i8; pixels * co];
-            concat_conv1x1(&args, &mut out, co).unwrap();
+            run::<E>(&args, Some(&a), &mut out, co).unwrap();
             // Reference: materialise the concat explicitly, then accumulate each side in i64.
             let mut want = Vec::new();
             for p in 0..pixels {
@@ -175,6 +259,12 @@ mod tests {
                 }
             }
             assert_eq!(out, want, "case {case}");
+            if co <= ca {
+                // In place: the tensor holds `a` on entry, the output (a prefix) on return.
+                let mut tensor = a.clone();
+                run::<E>(&args, None, &mut tensor, co).unwrap();
+                assert_eq!(&tensor[..pixels * co], &want[..], "case {case} in place");
+            }
         }
     }
 }

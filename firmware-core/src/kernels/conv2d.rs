@@ -1,12 +1,21 @@
 //! 2-D convolution: NHWC int8 input, OHWI int8 weights, int32 bias,
-//! per-channel requantisation, fused clamp (`docs/int8-spec.md` §4).
+//! per-channel requantisation, fused clamp (`docs/int8-spec.md` §4), and
+//! optionally a fused 2×2 / stride 2 max pool (§6).
 //!
-//! For each output pixel the kernel patch is gathered once into a stack
-//! buffer as `i16` values `x − zp_in` (padded taps stay 0, which equals
-//! padding with the input zero point; the valid columns of one input row are
-//! one contiguous NHWC run), then every output channel is one
-//! [`dot_patch`] of the patch with its OHWI weight row.
-use super::dot::{dot_patch, dot_patch2, gather_with_offset, MAX_PATCH};
+//! Output pixels are computed two at a time: the kernel patches of two
+//! neighbouring pixels are gathered as `i16` values `x − zp_in` (padded taps
+//! stay 0, which equals padding with the input zero point; the valid columns
+//! of one input row are one contiguous NHWC run), then every pair of output
+//! channels is one register tile ([`MacEngine::tile_2x2`]: four accumulators,
+//! each weight and patch word loaded once for two MACs).
+//!
+//! With the fused pool the four pixels under one pool window are gathered,
+//! and the pooled value is the requantised **maximum accumulator**: the
+//! requantisation and the clamp are non-decreasing in the accumulator, so
+//! this equals pooling the requantised outputs, bit for bit, while the
+//! full-resolution tensor is never stored and three of four requantisations
+//! are skipped.
+use super::dot::{gather, pair_len, weight_row, MacEngine, Native, MAX_PATCH};
 use super::params::{Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::{OutputStage, Shape};
@@ -31,7 +40,14 @@ pub struct Conv2dArgs<'a> {
     pub channels: ChannelParams<'a>,
     /// Output zero point and clamp.
     pub output_stage: OutputStage,
+    /// A 2×2, stride 2, unpadded max pool fused after the clamp: the output
+    /// is the pooled tensor (`floor(h / 2) × floor(w / 2)` of the conv output).
+    pub pool_2x2: bool,
 }
+
+/// Longest patch of a convolution with a fused pool (four patches share the
+/// scratch of two unfused ones).
+pub const MAX_POOLED_PATCH: usize = MAX_PATCH / 2;
 
 /// Valid kernel taps `lo..hi` along one axis for an output at `out_index`.
 #[inline(always)]
@@ -50,62 +66,193 @@ pub(crate) fn valid_taps(
     (lo, hi.max(lo), first_in)
 }
 
-/// Runs the convolution into `output` (`output_shape.len()` values).
-pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
+/// True when every kernel tap of conv output pixel `(oy, ox)` lies inside the input.
+#[inline(always)]
+fn inside(args: &Conv2dArgs<'_>, oy: usize, ox: usize) -> bool {
+    let w = args.window;
+    let (kh, kw) = (usize::from(w.kernel_h), usize::from(w.kernel_w));
+    let (ky_lo, ky_hi, _) = valid_taps(
+        oy,
+        usize::from(w.stride_h),
+        usize::from(w.pad_top),
+        kh,
+        args.input_shape.height,
+    );
+    let (kx_lo, kx_hi, _) = valid_taps(
+        ox,
+        usize::from(w.stride_w),
+        usize::from(w.pad_left),
+        kw,
+        args.input_shape.width,
+    );
+    ky_hi - ky_lo == kh && kx_hi - kx_lo == kw
+}
+
+/// Gathers the patch of conv output pixel `(oy, ox)` as pixel `pixel` of
+/// the pair patch `pp` (taps in the padding are left untouched: the caller
+/// zeroes `pp` first when a pixel is not [`inside`]).
+#[inline(always)]
+fn gather_patch<E: MacEngine>(
+    args: &Conv2dArgs<'_>,
+    (oy, ox): (usize, usize),
+    pp: &mut [i16],
+    pixel: usize,
+) -> Result<(), Error> {
     let Shape {
         height: in_h,
         width: in_w,
         channels: in_c,
     } = args.input_shape;
-    let out_c = output_shape.channels;
     let w = args.window;
     let (kh, kw) = (usize::from(w.kernel_h), usize::from(w.kernel_w));
-    let (sh, sw) = (usize::from(w.stride_h), usize::from(w.stride_w));
+    let (ky_lo, ky_hi, iy0) = valid_taps(oy, usize::from(w.stride_h), usize::from(w.pad_top), kh, in_h);
+    let (kx_lo, kx_hi, ix0) = valid_taps(ox, usize::from(w.stride_w), usize::from(w.pad_left), kw, in_w);
+    let offset = i16::try_from(-args.input_zero_point).map_err(|_| Error::Internal)?;
+    let span = (kx_hi - kx_lo) * in_c;
+    for (row, ky) in (ky_lo..ky_hi).enumerate() {
+        let x_start = ((iy0 + row) * in_w + ix0) * in_c;
+        let xs = args.input.get(x_start..x_start + span).ok_or(Error::Internal)?;
+        gather::<E>(pp, pixel, (ky * kw + kx_lo) * in_c, xs, offset);
+    }
+    Ok(())
+}
+
+/// Gathers output pixels `a` and (when given) `b` into the pair patch `pp`.
+#[inline(always)]
+fn gather_pair<E: MacEngine>(
+    args: &Conv2dArgs<'_>,
+    a: (usize, usize),
+    b: Option<(usize, usize)>,
+    pp: &mut [i16],
+) -> Result<(), Error> {
+    if !inside(args, a.0, a.1) || b.is_some_and(|(y, x)| !inside(args, y, x)) {
+        pp.fill(0); // some taps fall in the padding
+    }
+    gather_patch::<E>(args, a, pp, 0)?;
+    if let Some(b) = b {
+        gather_patch::<E>(args, b, pp, 1)?;
+    }
+    Ok(())
+}
+
+/// Requantises one accumulator (bias included) of channel `ch`.
+#[inline(always)]
+fn finish(stage: &OutputStage, ch: Channel, acc: i32) -> i8 {
+    stage.finish(multiply_by_quantized_multiplier(
+        ch.bias.wrapping_add(acc),
+        ch.multiplier,
+        ch.shift,
+    ))
+}
+
+/// Runs the convolution into `output` (`output_shape.len()` values; the
+/// pooled shape when [`Conv2dArgs::pool_2x2`]).
+pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
+    conv2d_with::<Native>(args, output, output_shape)
+}
+
+/// [`conv2d`] on a chosen MAC engine (the tests run both).
+pub(crate) fn conv2d_with<E: MacEngine>(
+    args: &Conv2dArgs<'_>,
+    output: &mut [i8],
+    output_shape: Shape,
+) -> Result<(), Error> {
+    let w = args.window;
+    let k = usize::from(w.kernel_h) * usize::from(w.kernel_w) * args.input_shape.channels;
     // Chunk sizes as `NonZeroUsize`: `.get()` tells LLVM they are non-zero, so
     // the `chunks_exact` assertions (panic paths) disappear.
     let nonzero = |n: usize| NonZeroUsize::new(n).map(NonZeroUsize::get).ok_or(Error::Internal);
-    let per_out_channel = nonzero(kh * kw * in_c)?;
+    let k = nonzero(k)?;
+    let out_c = nonzero(output_shape.channels)?;
     let row_len = nonzero(output_shape.width * out_c)?;
-    let out_c = nonzero(out_c)?;
-    let input_offset = i16::try_from(-args.input_zero_point).map_err(|_| Error::Internal)?;
-    let mut buffer = [0i16; MAX_PATCH];
-    let patch = buffer.get_mut(..per_out_channel).ok_or(Error::Internal)?;
+    let mut scratch = [0i16; 2 * MAX_PATCH];
+    let stage = &args.output_stage;
+    let pl = pair_len(k);
+    if args.pool_2x2 {
+        let (top, bottom) = scratch
+            .get_mut(..2 * pl)
+            .ok_or(Error::Internal)?
+            .split_at_mut_checked(pl)
+            .ok_or(Error::Internal)?;
+        for (py, out_row) in output.chunks_exact_mut(row_len).enumerate() {
+            for (px, out_px) in out_row.chunks_exact_mut(out_c).enumerate() {
+                let (y, x) = (2 * py, 2 * px);
+                gather_pair::<E>(args, (y, x), Some((y, x + 1)), top)?;
+                gather_pair::<E>(args, (y + 1, x), Some((y + 1, x + 1)), bottom)?;
+                let max4 = |a: i32, b: i32, c: i32, d: i32| a.max(b).max(c.max(d));
+                let mut rows = (0..)
+                    .map_while(|j| weight_row(args.weights, k, j))
+                    .zip(args.channels.iter());
+                for outs in out_px.chunks_mut(2) {
+                    match outs {
+                        [o0, o1] => {
+                            let (Some((w0, c0)), Some((w1, c1))) = (rows.next(), rows.next()) else {
+                                return Err(Error::Internal);
+                            };
+                            let [a0, a1, b0, b1] = E::tile_2x2(top, w0, w1);
+                            let [e0, e1, f0, f1] = E::tile_2x2(bottom, w0, w1);
+                            *o0 = finish(stage, c0, max4(a0, b0, e0, f0));
+                            *o1 = finish(stage, c1, max4(a1, b1, e1, f1));
+                        }
+                        [o] => {
+                            let (wr, c) = rows.next().ok_or(Error::Internal)?;
+                            let [a, b] = E::tile_2x1(top, wr);
+                            let [e, f] = E::tile_2x1(bottom, wr);
+                            *o = finish(stage, c, max4(a, b, e, f));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
+    let pp = scratch.get_mut(..pl).ok_or(Error::Internal)?;
     for (oy, out_row) in output.chunks_exact_mut(row_len).enumerate() {
-        let (ky_lo, ky_hi, iy0) = valid_taps(oy, sh, usize::from(w.pad_top), kh, in_h);
-        for (ox, out_px) in out_row.chunks_exact_mut(out_c).enumerate() {
-            let (kx_lo, kx_hi, ix0) = valid_taps(ox, sw, usize::from(w.pad_left), kw, in_w);
-            if ky_hi - ky_lo != kh || kx_hi - kx_lo != kw {
-                patch.fill(0); // some taps fall in the padding
+        // Output pixels two at a time (the last one alone for an odd width).
+        for (pair, out_px) in out_row.chunks_mut(2 * out_c).enumerate() {
+            let ox = 2 * pair;
+            let (px_a, px_b) = out_px.split_at_mut_checked(out_c).ok_or(Error::Internal)?;
+            let mut rows = (0..)
+                .map_while(|j| weight_row(args.weights, k, j))
+                .zip(args.channels.iter());
+            if px_b.is_empty() {
+                gather_pair::<E>(args, (oy, ox), None, pp)?;
+                for outs in px_a.chunks_mut(2) {
+                    match outs {
+                        [o0, o1] => {
+                            let (Some((w0, c0)), Some((w1, c1))) = (rows.next(), rows.next()) else {
+                                return Err(Error::Internal);
+                            };
+                            let [a0, a1] = E::tile_1x2(pp, w0, w1);
+                            (*o0, *o1) = (finish(stage, c0, a0), finish(stage, c1, a1));
+                        }
+                        [o] => {
+                            let (wr, c) = rows.next().ok_or(Error::Internal)?;
+                            *o = finish(stage, c, E::tile_1x1(pp, wr));
+                        }
+                        _ => {}
+                    }
+                }
+                continue;
             }
-            let span = (kx_hi - kx_lo) * in_c;
-            for (row, ky) in (ky_lo..ky_hi).enumerate() {
-                let x_start = ((iy0 + row) * in_w + ix0) * in_c;
-                let p_start = (ky * kw + kx_lo) * in_c;
-                let xs = args.input.get(x_start..x_start + span).ok_or(Error::Internal)?;
-                let dst = patch.get_mut(p_start..p_start + span).ok_or(Error::Internal)?;
-                gather_with_offset(dst, xs, input_offset);
-            }
-            let finish = |ch: Channel, dot: i32| {
-                let acc = ch.bias.wrapping_add(dot);
-                args.output_stage
-                    .finish(multiply_by_quantized_multiplier(acc, ch.multiplier, ch.shift))
-            };
-            // Output channels two at a time: one patch pass feeds both.
-            let mut channels = args.weights.chunks_exact(per_out_channel).zip(args.channels.iter());
-            for outs in out_px.chunks_mut(2) {
-                match outs {
-                    [o0, o1] => {
-                        let (Some((w0, c0)), Some((w1, c1))) = (channels.next(), channels.next()) else {
+            gather_pair::<E>(args, (oy, ox), Some((oy, ox + 1)), pp)?;
+            for (outs_a, outs_b) in px_a.chunks_mut(2).zip(px_b.chunks_mut(2)) {
+                match (outs_a, outs_b) {
+                    ([a0, a1], [b0, b1]) => {
+                        let (Some((w0, c0)), Some((w1, c1))) = (rows.next(), rows.next()) else {
                             return Err(Error::Internal);
                         };
-                        let (d0, d1) = dot_patch2(patch, w0, w1);
-                        (*o0, *o1) = (finish(c0, d0), finish(c1, d1));
+                        let [t0, t1, t2, t3] = E::tile_2x2(pp, w0, w1);
+                        (*a0, *a1) = (finish(stage, c0, t0), finish(stage, c1, t1));
+                        (*b0, *b1) = (finish(stage, c0, t2), finish(stage, c1, t3));
                     }
-                    [o] => {
-                        let (w, c) = channels.next().ok_or(Error::Internal)?;
-                        *o = finish(c, dot_patch(patch, w));
+                    ([a], [b]) => {
+                        let (wr, c) = rows.next().ok_or(Error::Internal)?;
+                        let [t0, t1] = E::tile_2x1(pp, wr);
+                        (*a, *b) = (finish(stage, c, t0), finish(stage, c, t1));
                     }
-                    _ => {}
+                    _ => return Err(Error::Internal),
                 }
             }
         }
@@ -204,9 +351,33 @@ pub(crate) mod tests {
         out
     }
 
+    /// 2×2 / stride 2 max pool of an NHWC tensor (floor of odd sizes).
+    fn pool_ref(x: &[i8], s: Shape) -> (Vec<i8>, Shape) {
+        let o = Shape {
+            height: s.height / 2,
+            width: s.width / 2,
+            channels: s.channels,
+        };
+        let mut out = Vec::new();
+        for y in 0..o.height {
+            for xo in 0..o.width {
+                for c in 0..s.channels {
+                    let at = |dy: usize, dx: usize| x[((2 * y + dy) * s.width + 2 * xo + dx) * s.channels + c];
+                    out.push(at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1)));
+                }
+            }
+        }
+        (out, o)
+    }
+
     #[test]
     fn matches_reference_on_random_shapes() {
-        let mut rng = Rng::new(21);
+        random_shapes::<crate::kernels::dot::Portable>(21);
+        random_shapes::<crate::kernels::dsp::Dsp>(22);
+    }
+
+    fn random_shapes<E: MacEngine>(seed: u64) {
+        let mut rng = Rng::new(seed);
         for case in 0..400 {
             let kh = rng.range(1, 5) as u8;
             let kw = rng.range(1, 5) as u8;
@@ -220,9 +391,11 @@ pub(crate) mod tests {
                 pad_left: rng.below(kw as u64) as u8,
                 pad_right: rng.below(kw as u64) as u8,
             };
+            let want_pool = case % 4 == 1;
             // Every 50th case fills most of the patch buffer (up to MAX_PATCH taps).
-            let max_c = if case % 50 == 0 {
-                (MAX_PATCH / (kh as usize * kw as usize)) as i64
+            let limit = if want_pool { MAX_POOLED_PATCH } else { MAX_PATCH };
+            let max_c = if case % 50 == 0 || case % 50 == 1 {
+                (limit / (kh as usize * kw as usize)) as i64
             } else {
                 8
             };
@@ -237,6 +410,7 @@ pub(crate) mod tests {
                 width: (ins.width + (win.pad_left + win.pad_right) as usize - kw as usize) / win.stride_w as usize + 1,
                 channels: rng.range(1, 9) as usize,
             };
+            let pool_2x2 = want_pool && outs.height >= 2 && outs.width >= 2;
             let x = rng.vec_i8(ins.len(), Rng::activation);
             let wts = rng.vec_i8(outs.channels * kh as usize * kw as usize * ins.channels, Rng::weight);
             let p = random_params(&mut rng, outs.channels, 1 << 20);
@@ -263,9 +437,8 @@ pub(crate) mod tests {
                     min: lo,
                     max: hi,
                 },
+                pool_2x2,
             };
-            let mut out = std::vec![0i8; outs.len()];
-            conv2d(&args, &mut out, outs).unwrap();
             let want = reference(
                 &x,
                 ins,
@@ -278,7 +451,10 @@ pub(crate) mod tests {
                 lo as i64,
                 hi as i64,
             );
-            assert_eq!(out, want, "case {case}: {win:?} {ins:?} {outs:?}");
+            let (want, outs) = if pool_2x2 { pool_ref(&want, outs) } else { (want, outs) };
+            let mut out = std::vec![0i8; outs.len()];
+            conv2d_with::<E>(&args, &mut out, outs).unwrap();
+            assert_eq!(out, want, "case {case}: {win:?} {ins:?} {outs:?} pool {pool_2x2}");
         }
     }
 }

@@ -1,113 +1,312 @@
-//! The inner loop of every MAC kernel: `Σ (x[i] + x_offset) · w[i]` in `i32`.
+//! The multiply-accumulate core shared by every MAC kernel: `i16` patches
+//! (`x − zero_point`, gathered once per output pixel) times `i8` weight rows,
+//! accumulated in `i32`, in register tiles of two pixels × two output channels.
 //!
-//! Contiguous `i8` slices, `i32` accumulation: LLVM vectorises this on x86
-//! and emits a tight load/multiply-accumulate loop on Cortex-M4.
-
-/// `Σ (x[i] + x_offset) · w[i]` over the common length of `x` and `w`.
-///
-/// Validation guarantees the sum fits in `i32` (`docs/int8-spec.md` §4).
-#[inline(always)]
-pub fn dot_with_offset(x: &[i8], w: &[i8], x_offset: i32) -> i32 {
-    x.iter().zip(w).fold(0i32, |acc, (&a, &b)| {
-        acc.wrapping_add((i32::from(a) + x_offset) * i32::from(b))
-    })
-}
+//! Two engines implement [`MacEngine`] with identical results:
+//! [`Portable`] (plain Rust; LLVM vectorises it on x86) and
+//! [`super::dsp::Dsp`] (Armv7E-M `SMLAD`/`SXTB16`, two MACs per instruction;
+//! on other targets it runs on plain-Rust models of the instructions, so its
+//! algorithm is tested on the host). [`Native`] is the one the kernels use:
+//! `Dsp` on `target_arch = "arm"` with the `dsp` feature, else `Portable`.
+//!
+//! # Patch layout
+//!
+//! The tiles read a **pair patch**: the patches of two output pixels,
+//! interleaved in groups of four values. For a `k`-value patch it occupies
+//! `2 ·` [`padded`]`(k)` `i16` slots: group `g` (values `4g..4g+4`) of pixel 0
+//! at slots `8g..8g+4`, of pixel 1 at `8g+4..8g+8`; the slots past `k` hold
+//! 0. One pointer walks both pixels. Within a group each engine chooses the
+//! order ([`MacEngine::SWAP_MIDDLE`]): `Portable` keeps the natural order;
+//! `Dsp` swaps the middle two values, `(x0, x2, x1, x3)`, so that one 32-bit
+//! load pairs `(x0, x2)` with `SXTB16(w0..w3) = (w0, w2)` and the next
+//! `(x1, x3)` with `SXTB16(w0..w3, ROR #8) = (w1, w3)`: the weights are read
+//! straight from the blob, four per load, with no repacking of either operand.
 
 /// Longest patch (kernel taps × input channels) a MAC kernel gathers on the
-/// stack as `i16` (4 KiB). Validation rejects larger layers.
+/// stack as `i16`. Validation rejects larger layers (`docs/int8-spec.md` §4).
 pub const MAX_PATCH: usize = 2048;
 
-/// `Σ patch[i] · w[i]`, where the patch already holds `x − zero_point`.
+/// `k` rounded up to a multiple of four.
+#[inline(always)]
+pub const fn padded(k: usize) -> usize {
+    (k + 3) & !3
+}
+
+/// Slots of a pair patch for `k`-value patches: `2 · padded(k)`.
+#[inline(always)]
+pub const fn pair_len(k: usize) -> usize {
+    2 * padded(k)
+}
+
+/// Dot products of pair patches with `i8` weight rows, in register tiles.
 ///
-/// Gathering a patch once per output position and reusing it for every
-/// output channel takes the zero-point subtraction and the slicing out of
-/// the per-channel loop.
-///
-/// On Armv7E-M with the `dsp` feature this is [`super::dsp::dot_patch_dsp`]
-/// (two MACs per instruction); elsewhere [`dot_patch_portable`], which LLVM
-/// vectorises.
-#[inline(always)]
-pub fn dot_patch(patch: &[i16], w: &[i8]) -> i32 {
-    #[cfg(all(target_arch = "arm", feature = "dsp"))]
-    {
-        super::dsp::dot_patch_dsp(patch, w)
+/// For `k`-value patches, every pair patch holds [`pair_len`]`(k)` slots laid
+/// out as described in the module documentation (the padding slots 0), and
+/// every weight row has `k` to [`padded`]`(k)` values (see [`weight_row`]:
+/// weights past `k` meet zero slots and add nothing). Sums wrap in `i32` like the
+/// hardware; validation bounds them (`docs/int8-spec.md` §4), so they are exact.
+pub trait MacEngine {
+    /// True when the patch layout swaps the middle two values of every
+    /// group of four (`Dsp`), false for the natural order (`Portable`).
+    const SWAP_MIDDLE: bool;
+
+    /// Slot of value `i` of pixel `pixel` (0 or 1) in a pair patch.
+    #[inline(always)]
+    fn slot(i: usize, pixel: usize) -> usize {
+        let within = if Self::SWAP_MIDDLE {
+            ((i & 1) << 1) | ((i >> 1) & 1)
+        } else {
+            i & 3
+        };
+        8 * (i / 4) + 4 * pixel + within
     }
-    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
-    {
-        dot_patch_portable(patch, w)
+
+    /// `[p0·w0, p0·w1, p1·w0, p1·w1]`: two pixels × two output channels.
+    fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4];
+
+    /// `[p0·w0, p0·w1]`: pixel 0 of a pair patch × two output channels.
+    fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2];
+
+    /// `[p0·w, p1·w]`: two pixels × one output channel.
+    #[inline(always)]
+    fn tile_2x1(pp: &[i16], w: &[i8]) -> [i32; 2] {
+        let [a, _, b, _] = Self::tile_2x2(pp, w, w);
+        [a, b]
+    }
+
+    /// `p0·w`: pixel 0 × one output channel.
+    #[inline(always)]
+    fn tile_1x1(pp: &[i16], w: &[i8]) -> i32 {
+        Self::tile_1x2(pp, w, w)[0]
+    }
+
+    /// `[Σ (x[i] + offset)·w0[i], Σ (x[i] + offset)·w1[i]]` straight from `i8`
+    /// input (no patch; fully connected layers, any length), over the common
+    /// length of `x`, `w0` and `w1` (`|offset| ≤ 255`).
+    fn dot_offset_1x2(x: &[i8], offset: i32, w0: &[i8], w1: &[i8]) -> [i32; 2];
+}
+
+/// `s[start..]`, empty when `start` is past the end.
+#[inline(always)]
+pub(crate) fn from<T>(s: &[T], start: usize) -> &[T] {
+    s.get(start..).unwrap_or(&[])
+}
+
+/// Plain-Rust engine (natural order within each group).
+#[derive(Clone, Copy, Debug)]
+pub struct Portable;
+
+impl MacEngine for Portable {
+    const SWAP_MIDDLE: bool = false;
+
+    #[inline(always)]
+    fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4] {
+        let mut acc = [0i32; 4];
+        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
+        let full = q0.len().min(q1.len());
+        // Whole groups, unrolled: each patch value and weight is loaded once for two MACs.
+        let mut mac = |a: i16, b: i16, c0: i8, c1: i8| {
+            let (a, b, c0, c1) = (i32::from(a), i32::from(b), i32::from(c0), i32::from(c1));
+            acc[0] = acc[0].wrapping_add(a * c0);
+            acc[1] = acc[1].wrapping_add(a * c1);
+            acc[2] = acc[2].wrapping_add(b * c0);
+            acc[3] = acc[3].wrapping_add(b * c1);
+        };
+        for ((p, c0), c1) in pp.chunks_exact(8).zip(q0).zip(q1) {
+            let (pa, pb) = p.split_at_checked(4).unwrap_or((&[], &[]));
+            for (((&a, &b), &c0), &c1) in pa.iter().zip(pb).zip(c0).zip(c1) {
+                mac(a, b, c0, c1);
+            }
+        }
+        // The last, partial group (rows of `k` values, `k` not a multiple of four).
+        let group = from(pp, 8 * full);
+        let (pa, pb) = group.split_at_checked(group.len().min(4)).unwrap_or((&[], &[]));
+        for (((&a, &b), &c0), &c1) in pa.iter().zip(pb).zip(from(w0, 4 * full)).zip(from(w1, 4 * full)) {
+            mac(a, b, c0, c1);
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2] {
+        let mut acc = [0i32; 2];
+        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
+        let full = q0.len().min(q1.len());
+        let mut mac = |a: i16, c0: i8, c1: i8| {
+            let a = i32::from(a);
+            acc[0] = acc[0].wrapping_add(a * i32::from(c0));
+            acc[1] = acc[1].wrapping_add(a * i32::from(c1));
+        };
+        for ((p, c0), c1) in pp.chunks_exact(8).zip(q0).zip(q1) {
+            for ((&a, &c0), &c1) in p.iter().zip(c0).zip(c1) {
+                mac(a, c0, c1);
+            }
+        }
+        let group = from(pp, 8 * full);
+        for ((&a, &c0), &c1) in group.iter().take(4).zip(from(w0, 4 * full)).zip(from(w1, 4 * full)) {
+            mac(a, c0, c1);
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn dot_offset_1x2(x: &[i8], offset: i32, w0: &[i8], w1: &[i8]) -> [i32; 2] {
+        let mut acc = [0i32; 2];
+        for ((&v, &c0), &c1) in x.iter().zip(w0).zip(w1) {
+            let v = i32::from(v) + offset;
+            acc[0] = acc[0].wrapping_add(v * i32::from(c0));
+            acc[1] = acc[1].wrapping_add(v * i32::from(c1));
+        }
+        acc
     }
 }
 
-/// [`dot_patch`] of one patch with the weight rows of two output channels
-/// (equal lengths): on Armv7E-M with `dsp`, [`super::dsp::dot_patch2_dsp`]
-/// (the patch is loaded once for both); elsewhere one loop with two
-/// accumulators.
+/// Row `j` of a `rows × k` weight matrix, extended by the bytes that follow
+/// it up to [`padded`]`(k)` where the matrix has them (all rows but possibly
+/// the last), so that the tiles read whole groups of four without a partial
+/// tail. `None` past the last row.
 #[inline(always)]
-pub fn dot_patch2(patch: &[i16], w0: &[i8], w1: &[i8]) -> (i32, i32) {
-    #[cfg(all(target_arch = "arm", feature = "dsp"))]
-    {
-        super::dsp::dot_patch2_dsp(patch, w0, w1)
+pub fn weight_row(weights: &[i8], k: usize, j: usize) -> Option<&[i8]> {
+    let start = j.checked_mul(k)?;
+    let end = start.checked_add(k)?;
+    if end > weights.len() {
+        return None;
     }
-    #[cfg(not(all(target_arch = "arm", feature = "dsp")))]
-    {
-        patch
-            .iter()
-            .zip(w0)
-            .zip(w1)
-            .fold((0i32, 0i32), |(acc0, acc1), ((&x, &a), &b)| {
-                let x = i32::from(x);
-                (acc0.wrapping_add(x * i32::from(a)), acc1.wrapping_add(x * i32::from(b)))
-            })
-    }
+    weights.get(start..(start + padded(k)).min(weights.len()))
 }
 
-/// `Σ patch[i] · w[i]` as a plain loop.
-#[inline(always)]
-pub fn dot_patch_portable(patch: &[i16], w: &[i8]) -> i32 {
-    patch
-        .iter()
-        .zip(w)
-        .fold(0i32, |acc, (&x, &b)| acc.wrapping_add(i32::from(x) * i32::from(b)))
-}
+/// The engine the kernels run: [`super::dsp::Dsp`] on Armv7E-M with the
+/// `dsp` feature, [`Portable`] elsewhere.
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+pub type Native = super::dsp::Dsp;
+/// The engine the kernels run: [`super::dsp::Dsp`] on Armv7E-M with the
+/// `dsp` feature, [`Portable`] elsewhere.
+#[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+pub type Native = Portable;
 
-/// Writes `x[i] + x_offset` into `dst` (the common length).
+/// Writes `x[i] + offset` as values `start + i` of pixel `pixel` (0 or 1)
+/// into the pair patch `pp` (slots outside `pp` are skipped; callers size
+/// the patch so that none are).
 #[inline(always)]
-pub fn gather_with_offset(dst: &mut [i16], x: &[i8], x_offset: i16) {
-    for (d, &v) in dst.iter_mut().zip(x) {
-        *d = i16::from(v) + x_offset;
+pub fn gather<E: MacEngine>(pp: &mut [i16], pixel: usize, start: usize, x: &[i8], offset: i16) {
+    let mut put = |i: usize, v: i8| {
+        if let Some(d) = pp.get_mut(E::slot(i, pixel)) {
+            *d = i16::from(v) + offset;
+        }
+    };
+    // Values up to the next group boundary one by one, then whole groups.
+    let head = ((4 - start % 4) % 4).min(x.len());
+    let (x_head, x_body) = x.split_at(head);
+    for (i, &v) in x_head.iter().enumerate() {
+        put(start + i, v);
+    }
+    let first_group = (start + head) / 4;
+    let mut quads = x_body.chunks_exact(4);
+    let groups = pp
+        .get_mut(8 * first_group + 4 * pixel..)
+        .unwrap_or(&mut [])
+        .chunks_mut(8);
+    for (d, q) in groups.zip(&mut quads) {
+        if let ([d0, d1, d2, d3, ..], &[q0, q1, q2, q3]) = (d, q) {
+            let [v0, v1, v2, v3] = [q0, q1, q2, q3].map(|v| i16::from(v) + offset);
+            (*d0, *d1, *d2, *d3) = if E::SWAP_MIDDLE {
+                (v0, v2, v1, v3)
+            } else {
+                (v0, v1, v2, v3)
+            };
+        }
+    }
+    let tail_start = start + x.len() - quads.remainder().len();
+    for (i, &v) in quads.remainder().iter().enumerate() {
+        if let Some(d) = pp.get_mut(E::slot(tail_start + i, pixel)) {
+            *d = i16::from(v) + offset;
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::kernels::dsp::Dsp;
     use crate::rng::Rng;
+    use std::vec::Vec;
+
+    /// The pair patch of `xa` (pixel 0) and `xb` (pixel 1) plus `offset` in `E`'s layout.
+    pub(crate) fn pair_patch_of<E: MacEngine>(xa: &[i8], xb: &[i8], offset: i16) -> Vec<i16> {
+        let mut p = std::vec![0i16; pair_len(xa.len().max(xb.len()))];
+        gather::<E>(&mut p, 0, 0, xa, offset);
+        gather::<E>(&mut p, 1, 0, xb, offset);
+        p
+    }
+
+    fn dot_ref(x: &[i8], off: i64, w: &[i8]) -> i32 {
+        x.iter().zip(w).map(|(&a, &b)| (a as i64 + off) * b as i64).sum::<i64>() as i32
+    }
+
+    fn engine_matches<E: MacEngine>(seed: u64) {
+        let mut rng = Rng::new(seed);
+        for _ in 0..3_000 {
+            let n = rng.below(300) as usize;
+            let (xa, xb) = (rng.vec_i8(n, Rng::activation), rng.vec_i8(n, Rng::activation));
+            let (w0, w1) = (rng.vec_i8(n, Rng::weight), rng.vec_i8(n, Rng::weight));
+            let off = rng.range(-127, 128);
+            let pp = pair_patch_of::<E>(&xa, &xb, off as i16);
+            let want = [
+                dot_ref(&xa, off, &w0),
+                dot_ref(&xa, off, &w1),
+                dot_ref(&xb, off, &w0),
+                dot_ref(&xb, off, &w1),
+            ];
+            assert_eq!(E::tile_2x2(&pp, &w0, &w1), want);
+            assert_eq!(E::tile_1x2(&pp, &w0, &w1), [want[0], want[1]]);
+            assert_eq!(E::tile_2x1(&pp, &w1), [want[1], want[3]]);
+            assert_eq!(E::tile_1x1(&pp, &w0), want[0]);
+            assert_eq!(E::dot_offset_1x2(&xa, off as i32, &w0, &w1), [want[0], want[1]]);
+            // Rows extended to whole groups by the next row's bytes: same sums.
+            let m: Vec<i8> = w0
+                .iter()
+                .chain(&w1)
+                .copied()
+                .chain(rng.vec_i8(3, Rng::weight))
+                .collect();
+            let (e0, e1) = (weight_row(&m, n, 0).unwrap(), weight_row(&m, n, 1).unwrap());
+            assert_eq!(e0.len(), padded(n));
+            assert_eq!(E::tile_2x2(&pp, e0, e1), want);
+            assert_eq!(E::tile_2x2(&pp, e0, &w1), want);
+            assert_eq!(E::tile_1x2(&pp, &w0, e1), [want[0], want[1]]);
+            if n >= 2 {
+                assert_eq!(weight_row(&m, n, 3), None);
+            }
+        }
+    }
 
     #[test]
-    fn matches_i64_reference() {
-        let mut rng = Rng::new(11);
-        for _ in 0..2_000 {
-            let n = rng.below(600) as usize;
-            let x = rng.vec_i8(n, Rng::activation);
-            let w = rng.vec_i8(n, Rng::weight);
-            let off = rng.range(-127, 128) as i32;
-            let want: i64 = x
-                .iter()
-                .zip(&w)
-                .map(|(&a, &b)| (a as i64 + off as i64) * b as i64)
-                .sum();
-            assert_eq!(dot_with_offset(&x, &w, off) as i64, want);
-            let mut patch = std::vec![0i16; n];
-            gather_with_offset(&mut patch, &x, off as i16);
-            assert_eq!(dot_patch(&patch, &w) as i64, want);
-            let w1 = rng.vec_i8(n, Rng::weight);
-            let want1: i64 = x
-                .iter()
-                .zip(&w1)
-                .map(|(&a, &b)| (a as i64 + off as i64) * b as i64)
-                .sum();
-            let (got0, got1) = dot_patch2(&patch, &w, &w1);
-            assert_eq!((got0 as i64, got1 as i64), (want, want1));
+    fn portable_engine_matches_i64_reference() {
+        engine_matches::<Portable>(11);
+    }
+
+    #[test]
+    fn dsp_engine_matches_i64_reference() {
+        engine_matches::<Dsp>(12);
+    }
+
+    fn gather_case<E: MacEngine>(rng: &mut Rng) {
+        let (start, n, pixel) = (rng.below(9) as usize, rng.below(40) as usize, rng.below(2) as usize);
+        let x = rng.vec_i8(n, Rng::activation);
+        let mut p = std::vec![i16::MIN; pair_len(start + n)];
+        gather::<E>(&mut p, pixel, start, &x, -3);
+        for (i, &v) in x.iter().enumerate() {
+            assert_eq!(p[E::slot(start + i, pixel)], v as i16 - 3);
+        }
+        assert_eq!(p.iter().filter(|&&v| v != i16::MIN).count(), n);
+    }
+
+    #[test]
+    fn gather_places_every_value_once_at_any_start() {
+        let mut rng = Rng::new(5);
+        for _ in 0..500 {
+            gather_case::<Portable>(&mut rng);
+            gather_case::<Dsp>(&mut rng);
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Two multiply-accumulates per instruction on Armv7E-M (Cortex-M4/M7/M33
-//! with the DSP extension), CMSIS-NN style: `SXTB16` widens two int8 weights
-//! at once, `PKHBT`/`PKHTB` pair the matching `i16` patch values, `SMLAD`
-//! adds both products.
+//! with the DSP extension): `SXTB16` widens two int8 weights at once into
+//! the order in which the patch already holds the matching `i16` values
+//! (see [`super::dot`]), `SMLAD` adds both products.
 //!
 //! The instruction wrappers are inline assembly on `target_arch = "arm"`
 //! with the `dsp` feature, and plain-Rust models of the same instructions
 //! everywhere else, so the algorithm is tested bit-exactly on the host and
 //! the QEMU parity check proves the instructions behave as modelled.
-use super::dot::dot_patch_portable;
+use super::dot::{from as tail, MacEngine, Portable};
 
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
 #[allow(unsafe_code)]
@@ -37,24 +37,14 @@ mod insn {
         r
     }
 
-    /// `PKHBT r, a, b, LSL #16`: low half of `a`, low half of `b` on top.
+    /// `SADD16 r, a, b`: two independent 16-bit additions (wrapping).
     #[inline(always)]
-    pub fn pkhbt_lsl16(a: u32, b: u32) -> u32 {
+    pub fn sadd16(a: u32, b: u32) -> u32 {
         let r: u32;
-        // SAFETY: pure register arithmetic.
+        // SAFETY: pure register arithmetic (it sets the GE flags, which are
+        // not declared preserved).
         unsafe {
-            asm!("pkhbt {r}, {a}, {b}, lsl #16", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack, preserves_flags))
-        };
-        r
-    }
-
-    /// `PKHTB r, a, b, ASR #16`: high half of `a` on top, high half of `b` below.
-    #[inline(always)]
-    pub fn pkhtb_asr16(a: u32, b: u32) -> u32 {
-        let r: u32;
-        // SAFETY: pure register arithmetic.
-        unsafe {
-            asm!("pkhtb {r}, {a}, {b}, asr #16", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack, preserves_flags))
+            asm!("sadd16 {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack))
         };
         r
     }
@@ -98,14 +88,9 @@ mod insn {
         sxtb16(x.rotate_right(8))
     }
 
-    /// Model of `PKHBT …, LSL #16`.
-    pub fn pkhbt_lsl16(a: u32, b: u32) -> u32 {
-        (a & 0xFFFF) | (b << 16)
-    }
-
-    /// Model of `PKHTB …, ASR #16`.
-    pub fn pkhtb_asr16(a: u32, b: u32) -> u32 {
-        (a & 0xFFFF_0000) | ((b as i32 >> 16) as u32 & 0xFFFF)
+    /// Model of `SADD16`.
+    pub fn sadd16(a: u32, b: u32) -> u32 {
+        pack(lo(a).wrapping_add(lo(b)), hi(a).wrapping_add(hi(b)))
     }
 
     /// Model of `SMLAD` (wrapping, as the hardware; validation rules out overflow).
@@ -114,100 +99,143 @@ mod insn {
     }
 }
 
-/// Two consecutive `i16` as one word, the first in the low half.
+/// Two patch slots as one word, the first in the low half.
 #[inline(always)]
-fn pair(p: &[i16]) -> u32 {
-    match *p {
-        [a, b, ..] => u32::from(a as u16) | (u32::from(b as u16) << 16),
-        [a] => u32::from(a as u16),
-        [] => 0,
-    }
+fn pair(lo: i16, hi: i16) -> u32 {
+    u32::from(lo as u16) | (u32::from(hi as u16) << 16)
 }
 
-/// `Σ patch[i] · w[i]` with two MACs per `SMLAD`; same result as
-/// [`dot_patch_portable`] (exact integer sum, no overflow after validation).
-#[inline(always)]
-pub fn dot_patch_dsp(patch: &[i16], w: &[i8]) -> i32 {
-    let mut acc = 0i32;
-    let mut p_quads = patch.chunks_exact(4);
-    let mut w_quads = w.chunks_exact(4);
-    for (p, wq) in (&mut p_quads).zip(&mut w_quads) {
-        let w4 = word(wq);
-        let (p01, p23) = (pair(p), pair(p.get(2..).unwrap_or(&[])));
-        let w02 = insn::sxtb16(w4); // (w0, w2)
-        let w13 = insn::sxtb16_ror8(w4); // (w1, w3)
-        let p02 = insn::pkhbt_lsl16(p01, p23); // (p0, p2)
-        let p13 = insn::pkhtb_asr16(p23, p01); // (p1, p3)
-        acc = insn::smlad(p02, w02, acc);
-        acc = insn::smlad(p13, w13, acc);
-    }
-    acc.wrapping_add(dot_patch_portable(p_quads.remainder(), w_quads.remainder()))
-}
-
-/// Four `i8` weights as one little-endian word (0 for a short chunk).
+/// The first four `i8` weights of `w` as one little-endian word; a short
+/// chunk (the last, partial group of a row) is padded with zeros.
 #[inline(always)]
 fn word(w: &[i8]) -> u32 {
     match *w {
-        [a, b, c, d] => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
+        [a, b, c, d, ..] => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
+        [a, b, c] => u32::from_le_bytes([a as u8, b as u8, c as u8, 0]),
+        [a, b] => u32::from_le_bytes([a as u8, b as u8, 0, 0]),
+        [a] => u32::from(a as u8),
         _ => 0,
     }
 }
 
-/// `(Σ patch[i] · w0[i], Σ patch[i] · w1[i])` for two output channels:
-/// each pair of patch words is loaded and repacked once for both, so four
-/// `SMLAD` share the work of two. Same results as two
-/// [`dot_patch_portable`] calls when the three slices have equal length.
+/// Slots `i`, `i + 1` of a group as one word (0 past the end).
 #[inline(always)]
-pub fn dot_patch2_dsp(patch: &[i16], w0: &[i8], w1: &[i8]) -> (i32, i32) {
-    let (mut acc0, mut acc1) = (0i32, 0i32);
-    let mut p_quads = patch.chunks_exact(4);
-    let mut w0_quads = w0.chunks_exact(4);
-    let mut w1_quads = w1.chunks_exact(4);
-    for ((p, a), b) in (&mut p_quads).zip(&mut w0_quads).zip(&mut w1_quads) {
-        let (p01, p23) = (pair(p), pair(p.get(2..).unwrap_or(&[])));
-        let p02 = insn::pkhbt_lsl16(p01, p23); // (p0, p2)
-        let p13 = insn::pkhtb_asr16(p23, p01); // (p1, p3)
-        let (a4, b4) = (word(a), word(b));
-        acc0 = insn::smlad(p02, insn::sxtb16(a4), acc0);
-        acc0 = insn::smlad(p13, insn::sxtb16_ror8(a4), acc0);
-        acc1 = insn::smlad(p02, insn::sxtb16(b4), acc1);
-        acc1 = insn::smlad(p13, insn::sxtb16_ror8(b4), acc1);
+fn slots(p: &[i16], i: usize) -> u32 {
+    match p.get(i..i + 2) {
+        Some(&[lo, hi]) => pair(lo, hi),
+        _ => 0,
     }
-    let rest = p_quads.remainder();
-    (
-        acc0.wrapping_add(dot_patch_portable(rest, w0_quads.remainder())),
-        acc1.wrapping_add(dot_patch_portable(rest, w1_quads.remainder())),
-    )
+}
+
+/// `acc + Σ` over one group of four: `(x0, x2)·SXTB16(w) + (x1, x3)·SXTB16(w, ROR 8)`.
+#[inline(always)]
+fn mac4(acc: i32, (p02, p13): (u32, u32), (w02, w13): (u32, u32)) -> i32 {
+    insn::smlad(p13, w13, insn::smlad(p02, w02, acc))
+}
+
+/// A weight word widened to `(w0, w2)`, `(w1, w3)`.
+#[inline(always)]
+fn widen(w: u32) -> (u32, u32) {
+    (insn::sxtb16(w), insn::sxtb16_ror8(w))
+}
+
+/// One group of a 2×2 tile: eight slots `p` (pixel 0 then pixel 1), weight
+/// words `c0`, `c1` of the two channels. Written so that few values are
+/// live at once (each patch word is used right after its load).
+#[inline(always)]
+fn group_2x2(acc: [i32; 4], p: &[i16], c0: u32, c1: u32) -> [i32; 4] {
+    let [mut a0, mut a1, mut b0, mut b1] = acc;
+    let (c0_02, c1_02) = (insn::sxtb16(c0), insn::sxtb16(c1));
+    let x = slots(p, 0);
+    a0 = insn::smlad(x, c0_02, a0);
+    a1 = insn::smlad(x, c1_02, a1);
+    let x = slots(p, 4);
+    b0 = insn::smlad(x, c0_02, b0);
+    b1 = insn::smlad(x, c1_02, b1);
+    let (c0_13, c1_13) = (insn::sxtb16_ror8(c0), insn::sxtb16_ror8(c1));
+    let x = slots(p, 2);
+    a0 = insn::smlad(x, c0_13, a0);
+    a1 = insn::smlad(x, c1_13, a1);
+    let x = slots(p, 6);
+    b0 = insn::smlad(x, c0_13, b0);
+    b1 = insn::smlad(x, c1_13, b1);
+    [a0, a1, b0, b1]
+}
+
+/// One group of pixel 0 × two channels.
+#[inline(always)]
+fn group_1x2(acc: [i32; 2], p: &[i16], c0: u32, c1: u32) -> [i32; 2] {
+    let x = (slots(p, 0), slots(p, 2));
+    [mac4(acc[0], x, widen(c0)), mac4(acc[1], x, widen(c1))]
+}
+
+/// Armv7E-M engine: two MACs per `SMLAD`, weights widened four at a time by
+/// `SXTB16` and paired with patch words in the swapped-middle layout (see
+/// [`super::dot`]). On other targets the instructions are plain-Rust models.
+#[derive(Clone, Copy, Debug)]
+pub struct Dsp;
+
+impl MacEngine for Dsp {
+    const SWAP_MIDDLE: bool = true;
+
+    #[inline(always)]
+    fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4] {
+        let mut acc = [0i32; 4];
+        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
+        let full = q0.len().min(q1.len());
+        for ((c0, c1), p) in q0.zip(q1).zip(pp.chunks_exact(8)) {
+            acc = group_2x2(acc, p, word(c0), word(c1));
+        }
+        let (r0, r1) = (tail(w0, 4 * full), tail(w1, 4 * full));
+        if !r0.is_empty() || !r1.is_empty() {
+            acc = group_2x2(acc, tail(pp, 8 * full), word(r0), word(r1));
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2] {
+        let mut acc = [0i32; 2];
+        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
+        let full = q0.len().min(q1.len());
+        for ((c0, c1), p) in q0.zip(q1).zip(pp.chunks_exact(8)) {
+            acc = group_1x2(acc, p, word(c0), word(c1));
+        }
+        let (r0, r1) = (tail(w0, 4 * full), tail(w1, 4 * full));
+        if !r0.is_empty() || !r1.is_empty() {
+            acc = group_1x2(acc, tail(pp, 8 * full), word(r0), word(r1));
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn dot_offset_1x2(x: &[i8], offset: i32, w0: &[i8], w1: &[i8]) -> [i32; 2] {
+        // (x0 + o, x2 + o) and (x1 + o, x3 + o) by SXTB16 + SADD16: the same
+        // pairing as the weights, so no patch is needed.
+        let o = pair(offset as i16, offset as i16);
+        let mut acc = [0i32; 2];
+        for ((xq, c0), c1) in x.chunks_exact(4).zip(w0.chunks_exact(4)).zip(w1.chunks_exact(4)) {
+            let (x02, x13) = widen(word(xq));
+            let xs = (insn::sadd16(x02, o), insn::sadd16(x13, o));
+            acc[0] = mac4(acc[0], xs, widen(word(c0)));
+            acc[1] = mac4(acc[1], xs, widen(word(c1)));
+        }
+        let done = x.len().min(w0.len()).min(w1.len()) & !3;
+        let rest = Portable::dot_offset_1x2(tail(x, done), offset, tail(w0, done), tail(w1, done));
+        [acc[0].wrapping_add(rest[0]), acc[1].wrapping_add(rest[1])]
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
 
     #[test]
     fn instruction_models_follow_the_arm_definitions() {
         assert_eq!(insn::sxtb16(0x80_7F_FF_01), 0x007F_0001);
         assert_eq!(insn::sxtb16(0x00_80_00_FF), 0xFF80_FFFF);
         assert_eq!(insn::sxtb16_ror8(0x80_00_7F_00), 0xFF80_007F);
-        assert_eq!(insn::pkhbt_lsl16(0xAAAA_1111, 0xBBBB_2222), 0x2222_1111);
-        assert_eq!(insn::pkhtb_asr16(0xAAAA_1111, 0xBBBB_2222), 0xAAAA_BBBB);
+        assert_eq!(insn::sadd16(0x0001_FFFF, 0x7FFF_0002), 0x8000_0001);
         assert_eq!(insn::smlad(0x0002_FFFF, 0x0003_0004, 10), 10 - 4 + 6);
-    }
-
-    #[test]
-    fn matches_i64_reference() {
-        let mut rng = Rng::new(13);
-        for _ in 0..3_000 {
-            let n = rng.below(300) as usize;
-            let p: std::vec::Vec<i16> = (0..n).map(|_| rng.range(-255, 255) as i16).collect();
-            let w = rng.vec_i8(n, Rng::weight);
-            let want: i64 = p.iter().zip(&w).map(|(&a, &b)| a as i64 * b as i64).sum();
-            assert_eq!(dot_patch_dsp(&p, &w) as i64, want);
-            let w1 = rng.vec_i8(n, Rng::weight);
-            let want1: i64 = p.iter().zip(&w1).map(|(&a, &b)| a as i64 * b as i64).sum();
-            let (got0, got1) = dot_patch2_dsp(&p, &w, &w1);
-            assert_eq!((got0 as i64, got1 as i64), (want, want1));
-        }
     }
 }

@@ -1,6 +1,6 @@
 //! Fully connected layer over a flattened NHWC tensor (`docs/int8-spec.md` §4):
 //! `y[o] = clamp(zp_out + MBQM(bias[o] + Σ w[o][i]·(x[i] − zp_in), M[o], sh[o]))`.
-use super::dot::dot_with_offset;
+use super::dot::{MacEngine, Native};
 use super::params::ChannelParams;
 use super::requant::multiply_by_quantized_multiplier;
 use super::OutputStage;
@@ -16,12 +16,38 @@ pub fn fully_connected(
     output_stage: OutputStage,
     output: &mut [i8],
 ) -> Result<(), Error> {
+    fully_connected_with::<Native>(input, input_zero_point, weights, channels, output_stage, output)
+}
+
+/// [`fully_connected`] on a chosen MAC engine (the tests run both).
+pub(crate) fn fully_connected_with<E: MacEngine>(
+    input: &[i8],
+    input_zero_point: i32,
+    weights: &[i8],
+    channels: ChannelParams<'_>,
+    output_stage: OutputStage,
+    output: &mut [i8],
+) -> Result<(), Error> {
     // `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
     let row_len = NonZeroUsize::new(input.len()).ok_or(Error::Internal)?.get();
-    let rows = weights.chunks_exact(row_len).zip(channels.iter());
-    for (o, (row, ch)) in output.iter_mut().zip(rows) {
-        let acc = ch.bias.wrapping_add(dot_with_offset(input, row, -input_zero_point));
-        *o = output_stage.finish(multiply_by_quantized_multiplier(acc, ch.multiplier, ch.shift));
+    let finish = |acc: i32, ch: super::params::Channel| {
+        output_stage.finish(multiply_by_quantized_multiplier(
+            ch.bias.wrapping_add(acc),
+            ch.multiplier,
+            ch.shift,
+        ))
+    };
+    let mut rows = weights.chunks_exact(row_len).zip(channels.iter());
+    // Two output channels per pass over the input.
+    for outs in output.chunks_mut(2) {
+        let (Some((w0, c0)), second) = (rows.next(), if outs.len() == 2 { rows.next() } else { None }) else {
+            return Err(Error::Internal);
+        };
+        let (w1, c1) = second.unwrap_or((w0, c0));
+        let [a0, a1] = E::dot_offset_1x2(input, -input_zero_point, w0, w1);
+        for (o, (acc, ch)) in outs.iter_mut().zip([(a0, c0), (a1, c1)]) {
+            *o = finish(acc, ch);
+        }
     }
     Ok(())
 }
@@ -34,7 +60,12 @@ mod tests {
 
     #[test]
     fn matches_reference() {
-        let mut rng = Rng::new(41);
+        random_cases::<crate::kernels::dot::Portable>(41);
+        random_cases::<crate::kernels::dsp::Dsp>(42);
+    }
+
+    fn random_cases<E: MacEngine>(seed: u64) {
+        let mut rng = Rng::new(seed);
         for case in 0..500 {
             let (n, m) = (rng.range(1, 300) as usize, rng.range(1, 50) as usize);
             let x = rng.vec_i8(n, Rng::activation);
@@ -53,7 +84,7 @@ mod tests {
                 min: lo as i32,
                 max: hi as i32,
             };
-            fully_connected(&x, zpi as i32, &w, params, stage, &mut out).unwrap();
+            fully_connected_with::<E>(&x, zpi as i32, &w, params, stage, &mut out).unwrap();
             for o in 0..m {
                 let (b, mu, s) = p.raw[o];
                 let acc: i64 = b as i64 + (0..n).map(|i| (x[i] as i64 - zpi) * w[o * n + i] as i64).sum::<i64>();

@@ -48,12 +48,22 @@ impl<'a> ChannelParams<'a> {
     }
 }
 
-/// Multiplier and shift of each channel, without bias (second input of
-/// [`crate::kernels::concat_conv1x1`]).
+impl ChannelParams<'_> {
+    /// Channel `j` (`None` past the end of any of the three arrays).
+    #[inline(always)]
+    pub fn get(&self, j: usize) -> Option<Channel> {
+        let word = |bytes: &[u8]| bytes.get(4 * j..4 * j + 4).map(le_i32);
+        Some(Channel {
+            bias: word(self.bias)?,
+            multiplier: word(self.multipliers)?,
+            shift: i32::from(*self.shifts.get(j)? as i8),
+        })
+    }
+}
+
+/// Multiplier and shift of channel `j` without bias (`None` past the end).
 #[inline(always)]
-pub fn requant_iter<'a>(multipliers: &'a [u8], shifts: &'a [u8]) -> impl Iterator<Item = (i32, i32)> + 'a {
-    multipliers
-        .chunks_exact(4)
-        .zip(shifts)
-        .map(|(m, &s)| (le_i32(m), i32::from(s as i8)))
+pub fn requant_at(multipliers: &[u8], shifts: &[u8], j: usize) -> Option<(i32, i32)> {
+    let m = multipliers.get(4 * j..4 * j + 4).map(le_i32)?;
+    Some((m, i32::from(*shifts.get(j)? as i8)))
 }

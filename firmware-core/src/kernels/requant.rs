@@ -8,10 +8,10 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {
         return i32::MAX;
     }
-    let ab = i64::from(a) * i64::from(b);
-    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
-    // Truncating division, exactly as gemmlowp; the quotient fits in i32.
-    ((ab + nudge) / (1i64 << 31)) as i32
+    // floor((a·b + 2^30) / 2^31): equal to gemmlowp's "add a sign-dependent
+    // nudge, divide truncating toward zero", but one SMLAL and a funnel shift
+    // on Cortex-M (no sign-dependent branch); the quotient fits in i32.
+    ((i64::from(a) * i64::from(b) + (1i64 << 30)) >> 31) as i32
 }
 
 /// `x / 2^exponent` rounded to nearest, ties away from zero (gemmlowp
@@ -34,7 +34,13 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
     let shift = shift.clamp(-31, 30);
     let left = shift.max(0) as u32;
     let right = (-shift).max(0) as u32;
-    let shifted = (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    // Requantisation multipliers almost always have `shift ≤ 0`: skip the
+    // saturating 64-bit left shift then.
+    let shifted = if left == 0 {
+        x
+    } else {
+        (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    };
     rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
 }
 
