@@ -186,6 +186,17 @@ pub fn run_captured_with_timeout(what: &str, cmd: &mut Command, timeout: Duratio
     })
 }
 
+/// `$CARGO_TARGET_DIR` as an absolute path (relative to the current
+/// directory, else `root`), when the caller set one (CI shares and caches it).
+pub fn cargo_target_dir(root: &Path) -> Option<PathBuf> {
+    let dir = PathBuf::from(env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty())?);
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        env::current_dir().unwrap_or_else(|_| root.to_path_buf()).join(dir)
+    })
+}
+
 /// The cargo that runs xtask (`$CARGO`, set by `cargo run`), else `cargo`.
 pub fn host_cargo() -> OsString {
     env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))

@@ -3,7 +3,9 @@
 //! The Cortex-M4 firmware is built with Debian's Rust (`rustc-web`,
 //! `cargo-web`, `rust-web-src`: rustc 1.96 with the `core` sources for
 //! `-Z build-std=core`), linked with GNU ld from `gcc-arm-none-eabi` (Debian
-//! ships no `rust-lld`) and run under `qemu-system-arm`. The wgpu training
+//! ships no `rust-lld`) and run under `qemu-system-arm`. The CMSIS-NN
+//! benchmark (`cargo xtask cmsis-nn`) is C, built with `arm-none-eabi-gcc`
+//! against newlib (`libnewlib-arm-none-eabi`). The wgpu training
 //! test runs on Mesa's lavapipe (`mesa-vulkan-drivers`).
 
 use std::fs;
@@ -32,7 +34,7 @@ struct Requirement {
     package: &'static str,
 }
 
-const REQUIREMENTS: [Requirement; 8] = [
+const REQUIREMENTS: [Requirement; 10] = [
     Requirement {
         check: Check::Path(FIRMWARE_CARGO),
         package: "cargo-web",
@@ -48,6 +50,15 @@ const REQUIREMENTS: [Requirement; 8] = [
     Requirement {
         check: Check::OnPath("arm-none-eabi-ld"),
         package: "gcc-arm-none-eabi",
+    },
+    // The C compiler and newlib of the CMSIS-NN benchmark (`cargo xtask cmsis-nn`).
+    Requirement {
+        check: Check::OnPath("arm-none-eabi-gcc"),
+        package: "gcc-arm-none-eabi",
+    },
+    Requirement {
+        check: Check::Path(NEWLIB_STRING_H),
+        package: "libnewlib-arm-none-eabi",
     },
     Requirement {
         check: Check::OnPath("arm-none-eabi-size"),
@@ -68,6 +79,9 @@ const REQUIREMENTS: [Requirement; 8] = [
         package: "fonts-dejavu-core",
     },
 ];
+
+/// A newlib header for arm-none-eabi, installed by `libnewlib-arm-none-eabi`.
+pub const NEWLIB_STRING_H: &str = "/usr/lib/arm-none-eabi/include/string.h";
 
 /// The lavapipe Vulkan driver manifest installed by `mesa-vulkan-drivers`.
 pub const LAVAPIPE_ICD: &str = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
@@ -115,7 +129,7 @@ fn running_as_root() -> bool {
 pub fn install_deps() -> Result<(), String> {
     let missing = missing_packages();
     if missing.is_empty() {
-        eprintln!("install-deps: firmware toolchain present (Debian rustc/cargo/rust-src, arm-none-eabi binutils, qemu-system-arm)");
+        eprintln!("install-deps: firmware toolchain present (Debian rustc/cargo/rust-src, arm-none-eabi gcc/binutils/newlib, qemu-system-arm)");
         return Ok(());
     }
     let list = missing.join(" ");

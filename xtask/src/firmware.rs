@@ -8,7 +8,6 @@
 //! line-by-line comparison (the `icount …` lines excluded) → size/instruction
 //! report, also written to `target/firmware-report.json`.
 
-use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,8 +31,10 @@ const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
 /// Lines starting with these prefixes carry device-only measurements
 /// (instruction counts, stack use): they are excluded from the parity
 /// comparison and parsed for the report.
-const ICOUNT_PREFIX: &str = "icount ";
-const DEVICE_PREFIX: &str = "device ";
+pub(crate) const ICOUNT_PREFIX: &str = "icount ";
+pub(crate) const DEVICE_PREFIX: &str = "device ";
+/// Per-op lines of the profiled pass: `icount layer <op_index> <ticks>`.
+const LAYER_PREFIX: &str = "icount layer ";
 const TARGET: &str = "thumbv7em-none-eabihf";
 const FIRMWARE_BIN: &str = "smn-qemu-firmware";
 
@@ -68,8 +69,7 @@ pub struct Report {
     arena_bytes: u64,
     macs: u64,
     sections: Vec<(String, u64)>,
-    calibration_instructions: u64,
-    calibration_ticks: u64,
+    calibration: Calibration,
     inference_ticks: u64,
     inference_instructions: u64,
     /// Peak stack use over the whole firmware run (painted-stack high-water mark).
@@ -80,6 +80,40 @@ pub struct Report {
     qemu_seconds: f64,
     /// Per op type: (name, SysTick ticks of the profiled pass, MACs).
     op_types: Vec<(String, u64, u64)>,
+    /// Per tensor-writing op: (op index, SysTick ticks of the profiled pass).
+    op_ticks: Vec<(usize, u64)>,
+}
+
+/// SysTick calibration of a QEMU run: `instructions` executed in `ticks`
+/// (the `icount calibration_*` lines both firmwares print).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calibration {
+    /// Instructions of the calibration loop difference (4,000,000).
+    pub instructions: u64,
+    /// SysTick ticks they took.
+    pub ticks: u64,
+}
+
+impl Calibration {
+    /// Reads the `icount calibration_instructions` / `calibration_ticks` lines.
+    pub fn parse(device: &str) -> Result<Calibration, String> {
+        Ok(Calibration {
+            instructions: device_value(device, ICOUNT_PREFIX, "calibration_instructions")?,
+            ticks: device_value(device, ICOUNT_PREFIX, "calibration_ticks")?,
+        })
+    }
+
+    /// Instructions executed in `ticks` SysTick ticks (rounded; 0 without a calibration).
+    pub fn instructions(&self, ticks: u64) -> u64 {
+        (ticks * self.instructions + self.ticks / 2)
+            .checked_div(self.ticks)
+            .unwrap_or(0)
+    }
+
+    /// Instructions per tick.
+    fn ratio(&self) -> f64 {
+        self.instructions as f64 / self.ticks as f64
+    }
 }
 
 impl Report {
@@ -102,9 +136,40 @@ impl Report {
     }
 
     fn ticks_to_instructions(&self, ticks: u64) -> u64 {
-        (ticks * self.calibration_instructions + self.calibration_ticks / 2)
-            .checked_div(self.calibration_ticks)
-            .unwrap_or(0)
+        self.calibration.instructions(ticks)
+    }
+
+    /// Instructions of one timed `Model::run` (input conversion, every op, heads).
+    pub fn inference_instructions(&self) -> u64 {
+        self.inference_instructions
+    }
+
+    /// Bytes of firmware-core's arena.
+    pub fn arena_bytes(&self) -> u64 {
+        self.arena_bytes
+    }
+
+    /// Peak stack use of the firmware run (painted-stack high-water mark).
+    pub fn stack_bytes(&self) -> u64 {
+        self.stack_bytes
+    }
+
+    /// Instructions of tensor-writing op `op_index` in the profiled pass
+    /// (ticks since the previous op: the first op includes the input
+    /// conversion, every op a few dozen instructions of the observer).
+    pub fn op_instructions(&self, op_index: usize) -> Option<u64> {
+        self.op_ticks
+            .iter()
+            .find(|&&(i, _)| i == op_index)
+            .map(|&(_, ticks)| self.ticks_to_instructions(ticks))
+    }
+
+    /// Instructions of the two heads in the profiled pass (timed together).
+    pub fn heads_instructions(&self) -> Option<u64> {
+        self.op_types
+            .iter()
+            .find(|(name, _, _)| name == "Heads")
+            .map(|&(_, ticks, _)| self.ticks_to_instructions(ticks))
     }
 
     fn instructions_per_mac(&self) -> f64 {
@@ -149,9 +214,9 @@ impl Report {
         );
         println!(
             "  calibration              {:>10} instructions = {} SysTick ticks ({:.3} instructions/tick)",
-            self.calibration_instructions,
-            self.calibration_ticks,
-            self.calibration_instructions as f64 / self.calibration_ticks as f64
+            self.calibration.instructions,
+            self.calibration.ticks,
+            self.calibration.ratio()
         );
         println!("  inference ticks          {:>10}", self.inference_ticks);
         println!("  instructions/inference   {:>10}", self.inference_instructions);
@@ -218,13 +283,9 @@ impl Report {
         let _ = writeln!(s, "  \"ram_budget_bytes\": {RAM_BUDGET},");
         let _ = writeln!(s, "  \"stack_bytes\": {},", self.stack_bytes);
         let _ = writeln!(s, "  \"stack_budget_bytes\": {},", self.stack_budget_bytes);
-        let _ = writeln!(s, "  \"calibration_instructions\": {},", self.calibration_instructions);
-        let _ = writeln!(s, "  \"calibration_ticks\": {},", self.calibration_ticks);
-        let _ = writeln!(
-            s,
-            "  \"instructions_per_tick\": {:.6},",
-            self.calibration_instructions as f64 / self.calibration_ticks as f64
-        );
+        let _ = writeln!(s, "  \"calibration_instructions\": {},", self.calibration.instructions);
+        let _ = writeln!(s, "  \"calibration_ticks\": {},", self.calibration.ticks);
+        let _ = writeln!(s, "  \"instructions_per_tick\": {:.6},", self.calibration.ratio());
         let _ = writeln!(s, "  \"inference_ticks\": {},", self.inference_ticks);
         let _ = writeln!(s, "  \"instructions_per_inference\": {},", self.inference_instructions);
         let _ = writeln!(s, "  \"macs\": {},", self.macs);
@@ -240,6 +301,12 @@ impl Report {
             })
             .collect();
         let _ = writeln!(s, "  \"op_types\": {{\n{}\n  }},", ops.join(",\n"));
+        let layers: Vec<String> = self
+            .op_ticks
+            .iter()
+            .map(|&(i, t)| format!("    \"{i}\": {}", self.ticks_to_instructions(t)))
+            .collect();
+        let _ = writeln!(s, "  \"op_instructions\": {{\n{}\n  }},", layers.join(",\n"));
         let _ = writeln!(s, "  \"transcript_lines\": {},", self.transcript_lines);
         let _ = writeln!(s, "  \"parity\": true");
         let _ = writeln!(s, "}}");
@@ -264,14 +331,22 @@ struct Assets {
     macs: u64,
 }
 
-fn generate_assets(root: &Path) -> Result<Assets, String> {
-    let dir = root.join("target").join("firmware-assets");
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// The model and image the firmware runs: the random `micro` SMN blob and
+/// the synthetic test image, both from [`SEED`].
+pub(crate) fn micro_model() -> Result<(Vec<u8>, Vec<u8>), String> {
     let blob =
         random_smn_blob(&SmnShape::micro(), SEED).map_err(|e| format!("building the micro SMN blob failed: {e}"))?;
     let model = Model::from_bytes(&blob).map_err(|e| format!("the generated blob does not load: {e}"))?;
-    let (arena_bytes, macs) = (model.arena_bytes(), model.macs());
     let image = synthetic_test_image(model.input_height(), model.input_width(), SEED);
+    Ok((blob, image))
+}
+
+fn generate_assets(root: &Path) -> Result<Assets, String> {
+    let dir = root.join("target").join("firmware-assets");
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let (blob, image) = micro_model()?;
+    let model = Model::from_bytes(&blob).map_err(|e| format!("the generated blob does not load: {e}"))?;
+    let (arena_bytes, macs) = (model.arena_bytes(), model.macs());
     write_if_changed(&dir.join("model.bin"), &blob)?;
     write_if_changed(&dir.join("image.rgb"), &image)?;
     write_if_changed(&dir.join("arena_bytes.txt"), format!("{arena_bytes}\n").as_bytes())?;
@@ -297,14 +372,7 @@ fn generate_assets(root: &Path) -> Result<Assets, String> {
 /// the caller set a shared target dir (CI caches it), else cargo's default
 /// `tests/firmware/target`.
 fn firmware_target_dir(root: &Path) -> Option<PathBuf> {
-    let dir = env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty())?;
-    let dir = PathBuf::from(dir);
-    let abs = if dir.is_absolute() {
-        dir
-    } else {
-        env::current_dir().unwrap_or_else(|_| root.to_path_buf()).join(dir)
-    };
-    Some(abs.join("firmware"))
+    cmd::cargo_target_dir(root).map(|dir| dir.join("firmware"))
 }
 
 /// How to build the firmware.
@@ -411,7 +479,11 @@ fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn run_qemu(elf: &Path) -> Result<(String, f64), String> {
+/// Runs `elf` under QEMU (mps2-an386, Cortex-M4, semihosting, `-icount
+/// shift=0`) and returns its stdout and the wall-clock seconds; a non-zero
+/// exit (semihosting failure exit or a fault) or a timeout is an error
+/// naming `what` with the last lines it printed.
+pub(crate) fn run_qemu(what: &str, elf: &Path) -> Result<(String, f64), String> {
     let mut qemu = Command::new("qemu-system-arm");
     qemu.args([
         "-machine",
@@ -426,7 +498,7 @@ fn run_qemu(elf: &Path) -> Result<(String, f64), String> {
         "-kernel",
     ])
     .arg(elf);
-    let run = cmd::run_captured_with_timeout("QEMU", &mut qemu, QEMU_TIMEOUT)?;
+    let run = cmd::run_captured_with_timeout(&format!("QEMU ({what})"), &mut qemu, QEMU_TIMEOUT)?;
     let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     let context = || {
@@ -438,12 +510,12 @@ fn run_qemu(elf: &Path) -> Result<(String, f64), String> {
     };
     match run.status {
         None => Err(format!(
-            "QEMU did not finish within {} s (killed){}",
+            "QEMU ({what}) did not finish within {} s (killed){}",
             QEMU_TIMEOUT.as_secs(),
             context()
         )),
         Some(status) if !status.success() => Err(format!(
-            "the firmware failed under QEMU ({status}; semihosting EXIT_FAILURE or a fault){}",
+            "the {what} failed under QEMU ({status}; semihosting EXIT_FAILURE or a fault){}",
             context()
         )),
         Some(_) => Ok((stdout, run.elapsed.as_secs_f64())),
@@ -491,7 +563,7 @@ fn compare(host: &str, device: &str) -> Result<usize, String> {
 }
 
 /// The value of the firmware's `<prefix><key> <n>` line.
-fn device_value(device: &str, prefix: &str, key: &str) -> Result<u64, String> {
+pub(crate) fn device_value(device: &str, prefix: &str, key: &str) -> Result<u64, String> {
     device
         .lines()
         .filter_map(|l| l.strip_prefix(prefix))
@@ -521,13 +593,32 @@ fn op_types(device: &str, blob: &[u8]) -> Result<Vec<(String, u64, u64)>, String
     Ok(out)
 }
 
+/// Per tensor-writing op: ticks from the firmware's `icount layer <op> <ticks>` lines.
+fn op_ticks(device: &str) -> Result<Vec<(usize, u64)>, String> {
+    device
+        .lines()
+        .filter_map(|l| l.strip_prefix(LAYER_PREFIX))
+        .map(|line| {
+            let mut parts = line.split_whitespace();
+            match (
+                parts.next().and_then(|i| i.parse().ok()),
+                parts.next().and_then(|t| t.parse().ok()),
+                parts.next(),
+            ) {
+                (Some(op), Some(ticks), None) => Ok((op, ticks)),
+                _ => Err(format!("malformed firmware line `{LAYER_PREFIX}{line}`")),
+            }
+        })
+        .collect()
+}
+
 /// The whole `cargo xtask firmware` flow; prints and returns the report.
 pub fn firmware(root: &Path) -> Result<Report, String> {
     deps::install_deps()?;
     let assets = generate_assets(root)?;
     let elf = build_firmware(root, &assets, Flavor::Checked)?;
     let sections = section_sizes(&elf);
-    let (device, qemu_seconds) = run_qemu(&elf)?;
+    let (device, qemu_seconds) = run_qemu("firmware", &elf)?;
     let host = parity_transcript(&assets.blob, &assets.image)?;
     let host = String::from_utf8(host).map_err(|_| "host transcript is not UTF-8".to_string())?;
     fs::write(assets.dir.join("transcript-host.txt"), &host)
@@ -539,8 +630,7 @@ pub fn firmware(root: &Path) -> Result<Report, String> {
         arena_bytes: assets.arena_bytes as u64,
         macs: assets.macs,
         sections,
-        calibration_instructions: device_value(&device, ICOUNT_PREFIX, "calibration_instructions")?,
-        calibration_ticks: device_value(&device, ICOUNT_PREFIX, "calibration_ticks")?,
+        calibration: Calibration::parse(&device)?,
         inference_ticks: device_value(&device, ICOUNT_PREFIX, "inference_ticks")?,
         inference_instructions: device_value(&device, ICOUNT_PREFIX, "inference_instructions")?,
         stack_bytes: device_value(&device, DEVICE_PREFIX, "stack_bytes")?,
@@ -548,6 +638,7 @@ pub fn firmware(root: &Path) -> Result<Report, String> {
         transcript_lines,
         qemu_seconds,
         op_types: op_types(&device, &assets.blob)?,
+        op_ticks: op_ticks(&device)?,
     };
     report.print();
     let json_path = root.join("target").join("firmware-report.json");
@@ -568,6 +659,18 @@ mod tests {
         assert_eq!(device_value(device, ICOUNT_PREFIX, "inference_ticks"), Ok(7));
         assert_eq!(device_value(device, DEVICE_PREFIX, "stack_bytes"), Ok(9));
         assert!(device_value(device, ICOUNT_PREFIX, "inference").is_err());
+    }
+
+    #[test]
+    fn per_op_lines_are_parsed() {
+        let device = "icount op Conv2d 9\nicount layer 0 7\nicount layer 12 2\nicount inference_ticks 5\n";
+        assert_eq!(op_ticks(device), Ok(vec![(0, 7), (12, 2)]));
+        assert!(op_ticks("icount layer 3\n").is_err());
+        assert!(op_ticks("icount layer 3 4 5\n").is_err());
+        let cal =
+            Calibration::parse("icount calibration_instructions 4000000\nicount calibration_ticks 100001\n").unwrap();
+        assert_eq!(cal.instructions(100_001), 4_000_000);
+        assert_eq!(cal.instructions(50), 2000);
     }
 
     #[test]
@@ -606,8 +709,10 @@ mod tests {
             arena_bytes: 20,
             macs: 100,
             sections: vec![(".text".into(), 30), (".rodata".into(), 40), (".bss".into(), 24)],
-            calibration_instructions: 4_000_000,
-            calibration_ticks: 100_000,
+            calibration: Calibration {
+                instructions: 4_000_000,
+                ticks: 100_000,
+            },
             inference_ticks: 50,
             inference_instructions: 2000,
             stack_bytes: 512,
@@ -615,6 +720,7 @@ mod tests {
             transcript_lines: 46,
             qemu_seconds: 0.5,
             op_types: vec![("Conv2d".into(), 40, 80)],
+            op_ticks: vec![(0, 30), (1, 10)],
         };
         let json = report.json();
         for needle in [
@@ -626,6 +732,7 @@ mod tests {
             "\"instructions_per_inference\": 2000,",
             "\"instructions_per_mac\": 20.0000,",
             "\"Conv2d\": { \"instructions\": 1600, \"macs\": 80 }",
+            "\"op_instructions\": {\n    \"0\": 1200,\n    \"1\": 400\n  },",
             "\"parity\": true\n}",
         ] {
             assert!(json.contains(needle), "{needle} not in {json}");

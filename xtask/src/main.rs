@@ -7,13 +7,18 @@
 //!   under QEMU, check its transcript against the host's bit for bit, and
 //!   report flash/RAM sizes and instructions per inference
 //!   (`target/firmware-report.json`).
+//! * `cargo xtask cmsis-nn` — the firmware check, then every layer of the
+//!   same model run with Arm's CMSIS-NN (C, `../shared/peers/cmsis-nn` or
+//!   `$SMN_CMSIS_NN_DIR`) under the same QEMU instruction counting: a per-layer
+//!   table of instructions and bit-exactness (`target/cmsis-nn-report.json`).
 //! * `cargo xtask panic-paths` — when the firmware's no-panic link check
 //!   fails, list the source lines from which a panic is still reachable.
 //! * `cargo xtask test` — everything CI runs: install-deps, `cargo fmt
-//!   --check`, `cargo clippy -D warnings`, `cargo test --workspace --release`
-//!   and the firmware check.
+//!   --check`, `cargo clippy -D warnings`, `cargo test --workspace --release`,
+//!   the firmware check and the CMSIS-NN comparison.
 
 mod cmd;
+mod cmsis_nn;
 mod deps;
 mod firmware;
 mod panics;
@@ -28,11 +33,16 @@ commands:
   install-deps   check (and on Debian as root, apt-get install) the firmware toolchain
   firmware       build tests/firmware, run it under QEMU, compare its transcript with
                  the host's and report sizes and instructions per inference
+  cmsis-nn       the firmware check, then every layer of the same model with Arm's
+                 CMSIS-NN under the same QEMU instruction counting: per-layer
+                 instructions, bit-exactness and peak RAM side by side (CMSIS-NN
+                 sources: ../shared/peers/cmsis-nn or $SMN_CMSIS_NN_DIR)
   panic-paths    build the firmware with an ordinary panic handler and list every
                  source line from which a panic is still reachable (diagnoses the
                  no-panic link failure of `firmware`)
   test           install-deps, fmt --check, clippy -D warnings, cargo test --workspace
-                 --release, then the firmware check (what .ci/run runs)
+                 --release, then the firmware check and the CMSIS-NN comparison
+                 (what .ci/run runs)
   help           this text";
 
 /// The repository root (xtask lives in `<root>/xtask`).
@@ -42,7 +52,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// One named step of `cargo xtask test`.
-fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     eprintln!("\n==> xtask test: {name}");
     f().map_err(|e| format!("step `{name}` failed: {e}"))
 }
@@ -116,7 +126,16 @@ fn test(root: &Path) -> Result<(), String> {
         cmd::run("cargo test", &mut test)
     })?;
 
-    step("firmware (QEMU parity)", || firmware::firmware(root).map(|_| ()))?;
+    let report = step("firmware (QEMU parity)", || firmware::firmware(root))?;
+    // The peer's sources live outside the repository (`../shared`): CI has
+    // them and must run the comparison; a user's clone without them skips it.
+    match cmsis_nn::cmsis_nn_dir(root) {
+        Err(why) if std::env::var_os("CI").is_none() => {
+            eprintln!("notice: {why}; skipping the CMSIS-NN comparison");
+            skipped.push("cmsis-nn");
+        }
+        _ => step("CMSIS-NN comparison (QEMU)", || cmsis_nn::compare(root, &report))?,
+    }
 
     if skipped.is_empty() {
         eprintln!("\nxtask test: all steps passed");
@@ -141,6 +160,7 @@ fn main() -> ExitCode {
     let result = match command {
         Some("install-deps") => deps::install_deps(),
         Some("firmware") => firmware::firmware(&root).map(|_| ()),
+        Some("cmsis-nn") => cmsis_nn::cmsis_nn(&root),
         Some("test") => test(&root),
         Some("panic-paths") => firmware::panic_paths(&root),
         Some("help" | "-h" | "--help") => {

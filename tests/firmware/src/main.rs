@@ -271,10 +271,38 @@ const OP_KEYS: [&str; 7] = [
 const HEADS: usize = 6;
 const MAX_PROFILED_OPS: usize = 256;
 
+/// `icount layer <op_index>`, the key of a per-op line, built in `buf`
+/// without `core::fmt`.
+fn layer_key(buf: &mut [u8; 32], op_index: usize) -> &str {
+    const PREFIX: &[u8] = b"icount layer ";
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut v = op_index;
+    for slot in digits.iter_mut() {
+        *slot = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let text = PREFIX.iter().chain(digits.iter().take(n).rev());
+    let mut len = 0;
+    for (slot, &b) in buf.iter_mut().zip(text) {
+        *slot = b;
+        len += 1;
+    }
+    buf.get(..len)
+        .and_then(|key| core::str::from_utf8(key).ok())
+        .unwrap_or("icount layer")
+}
+
 /// A third pass with an observer that reads SysTick after every op and
 /// charges the ticks since the previous op to that op's type (the input
 /// conversion goes to the first op; the observer's own cost, a few dozen
-/// instructions per op, is included). Writes `icount op <type> <ticks>`.
+/// instructions per op, is included). Writes `icount layer <op> <ticks>`
+/// per tensor-writing op as it goes (printing is not counted: the next
+/// interval starts after it), then `icount op <type> <ticks>`.
 fn profile_op_types<W: FnMut(&[u8])>(
     model: &Model<'_>,
     arena: &mut [u8],
@@ -288,12 +316,15 @@ fn profile_op_types<W: FnMut(&[u8])>(
     let mut per_type = [0u64; OP_TYPES.len()];
     let start = ticks();
     let mut last = start;
+    let mut key = [0u8; 32];
     let result = model.run_observed(IMAGE, arena, &mut |trace| {
         let now = ticks();
+        let op_ticks = now.wrapping_sub(last);
         let kind = kinds.get(trace.op_index).copied().unwrap_or(HEADS as u8);
         if let Some(acc) = per_type.get_mut(usize::from(kind)) {
-            *acc += now.wrapping_sub(last);
+            *acc += op_ticks;
         }
+        t.line(layer_key(&mut key, trace.op_index), op_ticks);
         last = ticks();
     });
     if let Some(heads) = per_type.get_mut(HEADS) {
