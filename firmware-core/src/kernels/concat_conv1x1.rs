@@ -14,7 +14,7 @@
 //! place** over `a` ([`concat_conv1x1_in_place`]) when it has no more
 //! output channels than `a` has channels: output pixel `p` then overwrites
 //! only bytes of input pixels that were already read.
-use super::dot::{gather, pair_len, MacEngine, Native, MAX_PATCH};
+use super::dot::{gather, pair_len, MacEngine, Native, PatchScratch, MAX_PATCH};
 use super::params::{requant_at, Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::OutputStage;
@@ -97,8 +97,9 @@ pub(crate) fn run<E: MacEngine>(
     let offset = |zp: i32| i16::try_from(-zp).map_err(|_| Error::Internal);
     let (offset_a, offset_b) = (offset(args.a_zero_point)?, offset(args.b_zero_point)?);
     // Each side is padded to whole groups of four: up to 6 slots more per pixel pair.
-    let mut scratch = [0i16; 2 * MAX_PATCH + 16];
-    let (ppa, ppb) = halves(&mut scratch, pair_len(ca), pair_len(cb)).ok_or(Error::Internal)?;
+    let mut scratch = PatchScratch::<{ 2 * MAX_PATCH + 16 }>::new();
+    let scratch = &mut scratch.0;
+    let (ppa, ppb) = halves(scratch, pair_len(ca), pair_len(cb)).ok_or(Error::Internal)?;
     let pixels = args.b.len() / cb;
     let stage = &args.output_stage;
     let finish = |(ch, (mb, sb)): (Channel, (i32, i32)), dot_a: i32, dot_b: i32| {

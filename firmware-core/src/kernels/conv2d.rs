@@ -15,7 +15,7 @@
 //! this equals pooling the requantised outputs, bit for bit, while the
 //! full-resolution tensor is never stored and three of four requantisations
 //! are skipped.
-use super::dot::{gather, pair_len, weight_row, MacEngine, Native, MAX_PATCH};
+use super::dot::{gather, pair_len, weight_row, MacEngine, Native, PatchScratch, MAX_PATCH};
 use super::params::{Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::{OutputStage, Shape};
@@ -165,7 +165,8 @@ pub(crate) fn conv2d_with<E: MacEngine>(
     let k = nonzero(k)?;
     let out_c = nonzero(output_shape.channels)?;
     let row_len = nonzero(output_shape.width * out_c)?;
-    let mut scratch = [0i16; 2 * MAX_PATCH];
+    let mut scratch = PatchScratch::<{ 2 * MAX_PATCH }>::new();
+    let scratch = &mut scratch.0;
     let stage = &args.output_stage;
     let pl = pair_len(k);
     if args.pool_2x2 {

@@ -26,6 +26,25 @@
 /// stack as `i16`. Validation rejects larger layers (`docs/int8-spec.md` §4).
 pub const MAX_PATCH: usize = 2048;
 
+/// Stack scratch for pair patches, 4-byte aligned: the `Dsp` engine loads
+/// two slots at a time with `LDRD`, which requires word alignment.
+#[repr(C, align(4))]
+pub struct PatchScratch<const N: usize>(pub [i16; N]);
+
+impl<const N: usize> PatchScratch<N> {
+    /// All slots zero.
+    #[inline(always)]
+    pub fn new() -> Self {
+        PatchScratch([0; N])
+    }
+}
+
+impl<const N: usize> Default for PatchScratch<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// `k` rounded up to a multiple of four.
 #[inline(always)]
 pub const fn padded(k: usize) -> usize {

@@ -49,6 +49,66 @@ mod insn {
         r
     }
 
+    /// Whole groups of a 2×2 tile ([`super::group_2x2`] repeated `groups`
+    /// times) as one hand-scheduled loop: per group two weight loads, two
+    /// `LDRD` of patch words, four `SXTB16`, eight `SMLAD` and the loop
+    /// branch — 18 instructions for 16 MACs, with all 14 values in registers
+    /// (LLVM spills three of them in the Rust loop).
+    ///
+    /// Reads exactly `16 · groups` bytes from `pp`, `4 · groups` from `w0`
+    /// and from `w1`; the caller checks those lengths, `groups ≥ 1` and
+    /// that `pp` is 4-byte aligned (`LDRD` requires it).
+    #[inline(always)]
+    pub fn tile_2x2_groups(acc: [i32; 4], pp: &[i16], w0: &[i8], w1: &[i8], groups: usize) -> [i32; 4] {
+        let [mut a0, mut a1, mut b0, mut b1] = acc;
+        // SAFETY: the wrapper in the parent module checked the lengths (so
+        // every load stays inside the three slices), `groups ≥ 1` and the
+        // alignment of `pp`. r6 and r7, which no operand uses (all are in
+        // explicit registers), are saved on the stack and restored.
+        unsafe {
+            asm!(
+                "push {{r6, r7}}",
+                "2:",
+                "ldr r10, [r5], #4",
+                "ldr r11, [r8], #4",
+                "ldrd r6, r7, [r4], #8",
+                "sxtb16 r12, r10",
+                "sxtb16 lr, r11",
+                "sxtb16 r10, r10, ror #8",
+                "sxtb16 r11, r11, ror #8",
+                "smlad r0, r6, r12, r0",
+                "smlad r1, r6, lr, r1",
+                "smlad r0, r7, r10, r0",
+                "smlad r1, r7, r11, r1",
+                "ldrd r6, r7, [r4], #8",
+                "smlad r2, r6, r12, r2",
+                "smlad r3, r6, lr, r3",
+                "smlad r2, r7, r10, r2",
+                "smlad r3, r7, r11, r3",
+                "subs r9, r9, #1",
+                "bne 2b",
+                "pop {{r6, r7}}",
+                // Explicit registers: with the `reg` class LLVM may place an
+                // operand in r6 (it reserves r6 only in frames that need a base
+                // pointer), which the push/pop above would clobber.
+                inout("r0") a0,
+                inout("r1") a1,
+                inout("r2") b0,
+                inout("r3") b1,
+                inout("r4") pp.as_ptr() => _,
+                inout("r5") w0.as_ptr() => _,
+                inout("r8") w1.as_ptr() => _,
+                inout("r9") groups => _,
+                out("r10") _,
+                out("r11") _,
+                out("r12") _,
+                out("lr") _,
+                options(readonly),
+            );
+        }
+        [a0, a1, b0, b1]
+    }
+
     /// `SMLAD r, a, b, acc`: `acc + a.lo·b.lo + a.hi·b.hi` (signed halfwords).
     #[inline(always)]
     pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
@@ -91,6 +151,18 @@ mod insn {
     /// Model of `SADD16`.
     pub fn sadd16(a: u32, b: u32) -> u32 {
         pack(lo(a).wrapping_add(lo(b)), hi(a).wrapping_add(hi(b)))
+    }
+
+    /// Model of the hand-written loop: [`super::group_2x2`] over whole groups.
+    pub fn tile_2x2_groups(acc: [i32; 4], pp: &[i16], w0: &[i8], w1: &[i8], groups: usize) -> [i32; 4] {
+        let groups = pp
+            .chunks_exact(8)
+            .zip(w0.chunks_exact(4))
+            .zip(w1.chunks_exact(4))
+            .take(groups);
+        groups.fold(acc, |acc, ((p, c0), c1)| {
+            super::group_2x2(acc, p, super::word(c0), super::word(c1))
+        })
     }
 
     /// Model of `SMLAD` (wrapping, as the hardware; validation rules out overflow).
@@ -181,10 +253,17 @@ impl MacEngine for Dsp {
     #[inline(always)]
     fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4] {
         let mut acc = [0i32; 4];
-        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
-        let full = q0.len().min(q1.len());
-        for ((c0, c1), p) in q0.zip(q1).zip(pp.chunks_exact(8)) {
-            acc = group_2x2(acc, p, word(c0), word(c1));
+        let full = (w0.len().min(w1.len()) / 4).min(pp.len() / 8);
+        if full > 0 {
+            if pp.as_ptr() as usize % 4 == 0 {
+                acc = insn::tile_2x2_groups(acc, pp, w0, w1, full);
+            } else {
+                // A misaligned patch (never from the kernels' aligned scratch).
+                let groups = pp.chunks_exact(8).zip(w0.chunks_exact(4)).zip(w1.chunks_exact(4));
+                for ((p, c0), c1) in groups.take(full) {
+                    acc = group_2x2(acc, p, word(c0), word(c1));
+                }
+            }
         }
         let (r0, r1) = (tail(w0, 4 * full), tail(w1, 4 * full));
         if !r0.is_empty() || !r1.is_empty() {
