@@ -80,6 +80,17 @@ pub trait MacEngine {
         8 * (i / 4) + 4 * pixel + within
     }
 
+    /// `x + offset` for one whole group of four input values, in slot order.
+    #[inline(always)]
+    fn group_values(x: [i8; 4], offset: i16) -> [i16; 4] {
+        let [v0, v1, v2, v3] = x.map(|v| i16::from(v) + offset);
+        if Self::SWAP_MIDDLE {
+            [v0, v2, v1, v3]
+        } else {
+            [v0, v1, v2, v3]
+        }
+    }
+
     /// `[p0·w0, p0·w1, p1·w0, p1·w1]`: two pixels × two output channels.
     fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4];
 
@@ -208,7 +219,7 @@ pub type Native = Portable;
 /// the patch so that none are).
 #[inline(always)]
 pub fn gather<E: MacEngine>(pp: &mut [i16], pixel: usize, start: usize, x: &[i8], offset: i16) {
-    let mut put = |i: usize, v: i8| {
+    let put = |pp: &mut [i16], i: usize, v: i8| {
         if let Some(d) = pp.get_mut(E::slot(i, pixel)) {
             *d = i16::from(v) + offset;
         }
@@ -217,29 +228,28 @@ pub fn gather<E: MacEngine>(pp: &mut [i16], pixel: usize, start: usize, x: &[i8]
     let head = ((4 - start % 4) % 4).min(x.len());
     let (x_head, x_body) = x.split_at(head);
     for (i, &v) in x_head.iter().enumerate() {
-        put(start + i, v);
+        put(pp, start + i, v);
     }
     let first_group = (start + head) / 4;
-    let mut quads = x_body.chunks_exact(4);
+    let quads = x_body.chunks_exact(4);
+    let rest = quads.remainder();
     let groups = pp
-        .get_mut(8 * first_group + 4 * pixel..)
+        .get_mut(8 * first_group..8 * (first_group + quads.len()))
         .unwrap_or(&mut [])
-        .chunks_mut(8);
-    for (d, q) in groups.zip(&mut quads) {
-        if let ([d0, d1, d2, d3, ..], &[q0, q1, q2, q3]) = (d, q) {
-            let [v0, v1, v2, v3] = [q0, q1, q2, q3].map(|v| i16::from(v) + offset);
-            (*d0, *d1, *d2, *d3) = if E::SWAP_MIDDLE {
-                (v0, v2, v1, v3)
+        .chunks_exact_mut(8);
+    for (d, q) in groups.zip(quads) {
+        if let ([a0, a1, a2, a3, b0, b1, b2, b3], &[q0, q1, q2, q3]) = (d, q) {
+            let v = E::group_values([q0, q1, q2, q3], offset);
+            if pixel == 0 {
+                [*a0, *a1, *a2, *a3] = v;
             } else {
-                (v0, v1, v2, v3)
-            };
+                [*b0, *b1, *b2, *b3] = v;
+            }
         }
     }
-    let tail_start = start + x.len() - quads.remainder().len();
-    for (i, &v) in quads.remainder().iter().enumerate() {
-        if let Some(d) = pp.get_mut(E::slot(tail_start + i, pixel)) {
-            *d = i16::from(v) + offset;
-        }
+    let tail_start = start + x.len() - rest.len();
+    for (i, &v) in rest.iter().enumerate() {
+        put(pp, tail_start + i, v);
     }
 }
 

@@ -250,6 +250,16 @@ pub struct Dsp;
 impl MacEngine for Dsp {
     const SWAP_MIDDLE: bool = true;
 
+    /// One word load, two `SXTB16` and two `SADD16`: the swapped-middle
+    /// order is exactly the order `SXTB16` produces.
+    #[inline(always)]
+    fn group_values(x: [i8; 4], offset: i16) -> [i16; 4] {
+        let o = pair(offset, offset);
+        let (x02, x13) = widen(u32::from_le_bytes(x.map(|v| v as u8)));
+        let (a, b) = (insn::sadd16(x02, o), insn::sadd16(x13, o));
+        [a as u16 as i16, (a >> 16) as u16 as i16, b as u16 as i16, (b >> 16) as u16 as i16]
+    }
+
     #[inline(always)]
     fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4] {
         let mut acc = [0i32; 4];
