@@ -216,7 +216,8 @@ impl fmt::Display for Error {
             Error::BadMagic => write!(f, "not an SMN model blob (bad magic)"),
             Error::UnsupportedVersion { found } => write!(
                 f,
-                "blob format version {found} is not supported (this build reads {})",
+                "blob format version {found} is not supported (this build reads versions {} to {})",
+                crate::format::MIN_FORMAT_VERSION,
                 crate::format::FORMAT_VERSION
             ),
             Error::ReservedBytes => write!(f, "reserved preamble bytes are not zero"),
@@ -267,8 +268,9 @@ impl fmt::Display for Error {
             Error::AccumulatorOverflow { op } => write!(f, "op {op}: the int32 accumulator could overflow"),
             Error::PatchTooLarge { op } => write!(
                 f,
-                "op {op}: kernel taps × input channels exceed {} (this build's patch buffer)",
-                crate::kernels::dot::MAX_PATCH
+                "op {op}: kernel taps × input channels exceed {} ({} for a conv with a fused max pool; this build's patch buffer)",
+                crate::kernels::dot::MAX_PATCH,
+                crate::kernels::conv2d::MAX_POOLED_PATCH
             ),
             Error::InvalidClamp { op } => write!(f, "op {op}: clamp min > max"),
             Error::QuantMismatch { op } => write!(f, "op {op}: pooling must keep its input's quantisation"),

@@ -21,8 +21,13 @@ use serde::{Deserialize, Serialize};
 
 /// First four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"SMNq";
-/// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this crate writes (and the newest it reads).
+///
+/// Version 2 added [`Op::Conv2dMaxPool`]; everything else is as in version
+/// 1, so version-1 blobs are read unchanged ([`MIN_FORMAT_VERSION`]).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this crate reads.
+pub const MIN_FORMAT_VERSION: u16 = 1;
 /// Size of the fixed preamble before the postcard payload.
 pub const PREAMBLE_LEN: usize = 16;
 /// Most tensors a model may declare (the input included).
@@ -313,13 +318,19 @@ pub enum Op<'a> {
     LandmarkHead(LandmarkHead),
     /// Attribute output head.
     AttributeHead(AttributeHead),
+    /// 2-D convolution with a fused 2×2 / stride 2 max pool (format version
+    /// 2): the output tensor is the pooled one, `floor(h / 2) × floor(w / 2)`
+    /// of the convolution's output; the full-resolution tensor is never
+    /// stored (`docs/int8-spec.md` §6).
+    #[serde(borrow)]
+    Conv2dMaxPool(Conv2d<'a>),
 }
 
 impl Op<'_> {
     /// The tensor this op writes, if any (heads write [`crate::Outputs`]).
     pub fn output(&self) -> Option<u16> {
         match self {
-            Op::Conv2d(op) => Some(op.output),
+            Op::Conv2d(op) | Op::Conv2dMaxPool(op) => Some(op.output),
             Op::ConcatConv1x1(op) => Some(op.output),
             Op::MaxPool2d(op) | Op::AvgPool2d(op) => Some(op.output),
             Op::GlobalAvgPool(op) => Some(op.output),
@@ -331,7 +342,7 @@ impl Op<'_> {
     /// The tensors this op reads (one or two).
     pub fn inputs(&self) -> (u16, Option<u16>) {
         match self {
-            Op::Conv2d(op) => (op.input, None),
+            Op::Conv2d(op) | Op::Conv2dMaxPool(op) => (op.input, None),
             Op::ConcatConv1x1(op) => (op.input_a, Some(op.input_b)),
             Op::MaxPool2d(op) | Op::AvgPool2d(op) => (op.input, None),
             Op::GlobalAvgPool(op) => (op.input, None),
@@ -345,6 +356,7 @@ impl Op<'_> {
     pub fn name(&self) -> &'static str {
         match self {
             Op::Conv2d(_) => "Conv2d",
+            Op::Conv2dMaxPool(_) => "Conv2dMaxPool",
             Op::ConcatConv1x1(_) => "ConcatConv1x1",
             Op::MaxPool2d(_) => "MaxPool2d",
             Op::AvgPool2d(_) => "AvgPool2d",

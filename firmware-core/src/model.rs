@@ -165,6 +165,11 @@ pub(crate) fn op_macs(op: &Op<'_>, tensors: &[TensorDesc]) -> u64 {
             let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * channels(c.input);
             elements(t(c.output)).saturating_mul(taps)
         }
+        Op::Conv2dMaxPool(c) => {
+            // The convolution runs at full resolution: four conv outputs per pooled one.
+            let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * channels(c.input);
+            elements(t(c.output)).saturating_mul(4).saturating_mul(taps)
+        }
         Op::ConcatConv1x1(c) => elements(t(c.output)).saturating_mul(channels(c.input_a) + channels(c.input_b)),
         Op::FullyConnected(f) => elements(t(f.input)).saturating_mul(elements(t(f.output))),
         _ => 0,

@@ -79,7 +79,7 @@ impl<'a> Model<'a> {
 
     fn execute(&self, op: &Op<'_>, arena: &mut [i8], outputs: &mut Outputs) -> Result<(), Error> {
         match op {
-            Op::Conv2d(c) => {
+            Op::Conv2d(c) | Op::Conv2dMaxPool(c) => {
                 let (input, output) = (self.desc(c.input)?, self.desc(c.output)?);
                 let ([x], y) = split_io(arena, self.range(c.output)?, [self.range(c.input)?])?;
                 let args = Conv2dArgs {
@@ -94,7 +94,7 @@ impl<'a> Model<'a> {
                         shifts: c.requant.shifts.0,
                     },
                     output_stage: stage(output, c.clamp),
-                    pool_2x2: false,
+                    pool_2x2: matches!(op, Op::Conv2dMaxPool(_)),
                 };
                 conv2d(&args, y, shape(output))
             }

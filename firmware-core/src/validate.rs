@@ -4,7 +4,7 @@ use crate::crc32::crc32;
 use crate::error::Section;
 use crate::format::{
     Bytes, Clamp, Header, Op, Preamble, Quant, Requant, TensorDesc, Window, FORMAT_VERSION, INPUT_CHANNELS,
-    INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, PREAMBLE_LEN,
+    INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION, PREAMBLE_LEN,
 };
 use crate::model::Model;
 use crate::outputs::{ATTRIBUTE_COUNT, LANDMARK_COUNT};
@@ -34,7 +34,7 @@ fn check_preamble(blob: &[u8]) -> Result<(Preamble, &[u8]), Error> {
         [_, _, _, _, lo, hi, ..] => u16::from_le_bytes([lo, hi]),
         _ => return Err(Error::TooShort { len: blob.len() }),
     };
-    if version != FORMAT_VERSION {
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion { found: version });
     }
     if pre.get(6..8) != Some(&[0, 0][..]) {
@@ -112,6 +112,18 @@ fn check_window(op: u16, w: &Window, input: &TensorDesc, output: &TensorDesc) ->
     }
 }
 
+/// Conv window followed by a 2×2 / stride 2 max pool: the output is the
+/// pooled conv output (`floor(h / 2) × floor(w / 2)`, at least 1 × 1).
+fn check_pooled_window(op: u16, w: &Window, input: &TensorDesc, output: &TensorDesc) -> Result<(), Error> {
+    let oh = window_out(input.height, w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom);
+    let ow = window_out(input.width, w.kernel_w, w.stride_w, w.pad_left, w.pad_right);
+    match (oh, ow) {
+        (Some(oh), Some(ow)) if oh / 2 == u64::from(output.height) && ow / 2 == u64::from(output.width) => Ok(()),
+        (Some(_), Some(_)) => Err(Error::ShapeMismatch { op }),
+        _ => Err(Error::InvalidWindow { op }),
+    }
+}
+
 /// Weights: exact length, no −128.
 fn check_weights(op: u16, weights: Bytes<'_>, expected: u64) -> Result<(), Error> {
     if weights.0.len() as u64 != expected {
@@ -166,7 +178,13 @@ fn check_accumulator(op: u16, start: i64, terms: u64) -> Result<(), Error> {
 }
 
 fn check_patch(op: u16, len: u64) -> Result<(), Error> {
-    if len <= crate::kernels::dot::MAX_PATCH as u64 {
+    check_patch_limit(op, len, crate::kernels::dot::MAX_PATCH)
+}
+
+/// Patch length against a kernel's own limit (the fused conv + pool holds
+/// four patches in the scratch of two).
+fn check_patch_limit(op: u16, len: u64, limit: usize) -> Result<(), Error> {
+    if len <= limit as u64 {
         Ok(())
     } else {
         Err(Error::PatchTooLarge { op })
@@ -232,13 +250,18 @@ impl<'m> Walk<'m> {
     /// Checks one op and records its reads, write and MACs.
     fn op(&mut self, index: u16, op: &Op<'_>) -> Result<(), Error> {
         match op {
-            Op::Conv2d(c) => {
+            Op::Conv2d(c) | Op::Conv2dMaxPool(c) => {
                 let input = self.read(index, c.input)?;
                 let output = self.write(index, c.output)?;
-                check_window(index, &c.window, input, output)?;
                 let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * u64::from(input.channels);
                 let out_c = u64::from(output.channels);
-                check_patch(index, taps)?;
+                if matches!(op, Op::Conv2dMaxPool(_)) {
+                    check_pooled_window(index, &c.window, input, output)?;
+                    check_patch_limit(index, taps, crate::kernels::conv2d::MAX_POOLED_PATCH)?;
+                } else {
+                    check_window(index, &c.window, input, output)?;
+                    check_patch(index, taps)?;
+                }
                 check_weights(index, c.weights, out_c * taps)?;
                 check_bias(index, c.bias, out_c, taps)?;
                 check_requant(index, &c.requant, out_c)?;

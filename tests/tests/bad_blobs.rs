@@ -25,7 +25,8 @@ use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, Rng, Smn
 use smn_firmware_core::crc32::crc32;
 use smn_firmware_core::format::{
     AttributeHead, Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Header, LandmarkHead, Op, Pool2d, Preamble,
-    Quant, Requant, TensorDesc, FORMAT_VERSION, INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, PREAMBLE_LEN,
+    Quant, Requant, TensorDesc, FORMAT_VERSION, INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION,
+    PREAMBLE_LEN,
 };
 use smn_firmware_core::{Error, Model, Outputs, Section};
 
@@ -250,7 +251,7 @@ fn preamble_error(blob: &[u8]) -> Option<Error> {
         return Some(Error::BadMagic);
     }
     let version = u16::from_le_bytes([blob[4], blob[5]]);
-    if version != FORMAT_VERSION {
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Some(Error::UnsupportedVersion { found: version });
     }
     if blob[6..8] != [0, 0] {
@@ -586,7 +587,7 @@ fn mutate(p: &mut Parts, rng: &mut Rng) {
             let i = rng.below(n_ops as u64) as usize;
             let id = small_or_any_u16(rng);
             match &mut p.ops[i] {
-                Op::Conv2d(c) => *[&mut c.input, &mut c.output][rng.below(2) as usize] = id,
+                Op::Conv2d(c) | Op::Conv2dMaxPool(c) => *[&mut c.input, &mut c.output][rng.below(2) as usize] = id,
                 Op::ConcatConv1x1(c) => *[&mut c.input_a, &mut c.input_b, &mut c.output][rng.below(3) as usize] = id,
                 Op::MaxPool2d(c) | Op::AvgPool2d(c) => *[&mut c.input, &mut c.output][rng.below(2) as usize] = id,
                 Op::GlobalAvgPool(c) => c.input = id,
@@ -724,7 +725,7 @@ fn random_byte_strings_are_rejected() {
 #[test]
 fn wrong_version_is_rejected() {
     let payload = &tiny()[PREAMBLE_LEN..];
-    for version in [0u16, 2, 0x0100, u16::MAX] {
+    for version in [0u16, FORMAT_VERSION + 1, 0x0100, u16::MAX] {
         let blob = seal_version(payload, version);
         assert_eq!(
             Model::from_bytes(&blob).err(),
@@ -1456,12 +1457,14 @@ fn valid_models_run_on_random_images() {
         input_width: 20,
         channels: vec![3, 4, 5],
         hidden: 3,
+        fused_pool: false,
     };
     let nano = SmnShape {
         input_height: 8,
         input_width: 8,
         channels: vec![2],
         hidden: 2,
+        fused_pool: false,
     };
     let mut cases: Vec<(SmnShape, u64)> = (0..40).map(|seed| (SmnShape::tiny(), seed)).collect();
     cases.extend((0..10).map(|seed| (odd.clone(), seed)));

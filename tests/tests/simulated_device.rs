@@ -42,6 +42,7 @@ fn a_paper_sized_model_does_not_fit_a_cortex_m4() {
         input_width: 128,
         channels: vec![32, 64, 64, 64],
         hidden: 32,
+        fused_pool: false,
     };
     let blob = random_smn_blob(&shape, 1).unwrap();
     let image = synthetic_test_image(128, 128, 1);
@@ -74,6 +75,7 @@ fn flash_budget_is_enforced_and_profiles_are_found_by_name() {
         input_width: 32,
         channels: vec![64],
         hidden: 128,
+        fused_pool: false,
     };
     let blob = random_smn_blob(&shape, 2).unwrap();
     assert!(blob.len() > 1024 * 1024, "{}", blob.len());

@@ -33,8 +33,11 @@ use std::time::SystemTime;
 use smn_firmware_core::builder::{plan_arena, quantize_multiplier, Lifetime};
 use smn_firmware_core::crc32::crc32;
 use smn_firmware_core::format::{Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Op, Pool2d, Quant, Window};
+use smn_firmware_core::kernels::conv2d::{conv2d, Conv2dArgs};
 use smn_firmware_core::kernels::input::convert_rgb;
+use smn_firmware_core::kernels::params::ChannelParams;
 use smn_firmware_core::kernels::requant::multiply_by_quantized_multiplier;
+use smn_firmware_core::kernels::{OutputStage, Shape};
 use smn_firmware_core::{Model, TensorInfo};
 
 use crate::cmd;
@@ -125,6 +128,9 @@ enum TensorKey {
     Model(u16),
     /// The materialised concat tensor of op `op_index`.
     Concat(usize),
+    /// The full-resolution conv output that the fused conv + max pool of op
+    /// `op_index` never stores (CMSIS-NN writes it, then pools it).
+    ConvOutput(usize),
 }
 
 /// One op of that graph: the tensors it reads, and the one it writes (with its bytes).
@@ -291,12 +297,14 @@ const NO_CLAMP: Clamp = Clamp { min: -128, max: 127 };
 /// ops to CMSIS-NN kernels. Ops without a CMSIS-NN counterpart here (average
 /// pools, not in the `micro` model; the float heads) get none.
 ///
-/// A conv with a fused max pool would map to two cases: a conv case writing
-/// the full-resolution tensor (a new [`TensorKey`], checked against a host
-/// conv), then a max-pool case reading it and checked against the op's output.
+/// A conv with a fused max pool maps to two cases: a conv case writing the
+/// full-resolution tensor ([`TensorKey::ConvOutput`], checked against
+/// firmware-core's unfused conv on the host), then a max-pool case reading
+/// it, checked against the fused op's output.
 fn op_cases(t: &Tensors<'_>, op_index: usize, op: &Op<'_>) -> Result<Vec<Case>, String> {
     Ok(match op {
         Op::Conv2d(c) => vec![conv_case(t, op_index, c)?],
+        Op::Conv2dMaxPool(c) => conv_max_pool_cases(t, op_index, c)?,
         Op::ConcatConv1x1(c) => vec![concat_case(t, op_index, c)?],
         Op::MaxPool2d(p) => vec![max_pool_case(t, op_index, p)?],
         Op::FullyConnected(f) => vec![fully_connected_case(t, op_index, f)?],
@@ -323,6 +331,85 @@ fn conv_case(t: &Tensors<'_>, op_index: usize, c: &Conv2d<'_>) -> Result<Case, S
         steps: vec![t.step(&[c.input], c.output)?],
         check: Check::BitExact(t.values(c.output)?),
     })
+}
+
+/// The conv of a fused conv + max pool at full resolution, computed on the
+/// host with firmware-core's own (unfused) conv kernel.
+fn full_resolution_conv(t: &Tensors<'_>, c: &Conv2d<'_>) -> Result<(Dims, Vec<i8>), String> {
+    let (input, output) = (t.info(c.input)?, t.info(c.output)?);
+    let w = c.window;
+    let axis = |len: u16, k: u8, s: u8, p0: u8, p1: u8| {
+        (usize::from(len) + usize::from(p0) + usize::from(p1)).saturating_sub(usize::from(k)) / usize::from(s.max(1))
+            + 1
+    };
+    let dims = Dims {
+        h: axis(input.height, w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom),
+        w: axis(input.width, w.kernel_w, w.stride_w, w.pad_left, w.pad_right),
+        c: usize::from(output.channels),
+    };
+    let shape = |d: &Dims| Shape {
+        height: d.h,
+        width: d.w,
+        channels: d.c,
+    };
+    let (x, weights) = (t.values(c.input)?, i8s(c.weights));
+    let args = Conv2dArgs {
+        input: &x,
+        input_shape: shape(&Dims::of(input)),
+        input_zero_point: i32::from(input.quant.zero_point),
+        window: w,
+        weights: &weights,
+        channels: ChannelParams {
+            bias: c.bias.0,
+            multipliers: c.requant.multipliers.0,
+            shifts: c.requant.shifts.0,
+        },
+        output_stage: OutputStage {
+            zero_point: i32::from(output.quant.zero_point),
+            min: i32::from(c.clamp.min),
+            max: i32::from(c.clamp.max),
+        },
+        pool_2x2: false,
+    };
+    let mut y = vec![0i8; dims.len()];
+    conv2d(&args, &mut y, shape(&dims)).map_err(|e| format!("host conv at full resolution: {e}"))?;
+    Ok((dims, y))
+}
+
+fn conv_max_pool_cases(t: &Tensors<'_>, op_index: usize, c: &Conv2d<'_>) -> Result<Vec<Case>, String> {
+    let (full, values) = full_resolution_conv(t, c)?;
+    let key = TensorKey::ConvOutput(op_index);
+    let conv = Case {
+        output: full,
+        steps: vec![Step {
+            reads: vec![TensorKey::Model(c.input)],
+            writes: Some((key, full.len())),
+        }],
+        check: Check::BitExact(values.clone()),
+        ..conv_case(t, op_index, c)?
+    };
+    let pool = Case {
+        kind: Kind::MaxPool,
+        op_index,
+        input: full,
+        output: t.dims(c.output)?,
+        window: Window::square(2, 2, 0),
+        input_offset: 0,
+        output_offset: 0,
+        clamp: NO_CLAMP,
+        data: values,
+        weights: Vec::new(),
+        bias: Vec::new(),
+        multipliers: Vec::new(),
+        shifts: Vec::new(),
+        concat: None,
+        steps: vec![Step {
+            reads: vec![key],
+            writes: Some((TensorKey::Model(c.output), t.dims(c.output)?.len())),
+        }],
+        check: Check::BitExact(t.values(c.output)?),
+    };
+    Ok(vec![conv, pool])
 }
 
 fn max_pool_case(t: &Tensors<'_>, op_index: usize, p: &Pool2d) -> Result<Case, String> {
@@ -843,6 +930,13 @@ fn shape_of(t: &Tensors<'_>, op: &Op<'_>) -> Result<String, String> {
             c.window.kernel_h,
             c.window.stride_h
         ),
+        Op::Conv2dMaxPool(c) => format!(
+            "{} -> {} k{}s{}+pool2",
+            t.dims(c.input)?,
+            out(c.output)?,
+            c.window.kernel_h,
+            c.window.stride_h
+        ),
         Op::ConcatConv1x1(c) => {
             let (a, b) = (t.dims(c.input_a)?, t.dims(c.input_b)?);
             format!("{}x{}x({}+{}) -> {}", a.h, a.w, a.c, b.c, out(c.output)?)
@@ -1207,7 +1301,7 @@ impl Summary {
             if let (Some(ours), Some(cmsis)) = (ours, cmsis) {
                 let pair = Pair { ours, cmsis };
                 match op {
-                    Op::Conv2d(_) => conv.add(pair),
+                    Op::Conv2d(_) | Op::Conv2dMaxPool(_) => conv.add(pair),
                     Op::ConcatConv1x1(_) => concat.add(pair),
                     _ => {}
                 }

@@ -212,16 +212,51 @@ impl GraphBuilder {
         weights: &Weights,
         out: OutputSpec,
     ) -> Result<TensorId, BuildError> {
+        self.conv(input, window, weights, out, false)
+    }
+
+    /// 2-D convolution followed by a 2×2 / stride 2 max pool, as one op
+    /// ([`Op::Conv2dMaxPool`]): the output is the pooled tensor (with the
+    /// conv's quantisation, as a separate pool would keep it) and the
+    /// full-resolution one is never stored.
+    pub fn conv2d_max_pool(
+        &mut self,
+        input: TensorId,
+        window: Window,
+        weights: &Weights,
+        out: OutputSpec,
+    ) -> Result<TensorId, BuildError> {
+        self.conv(input, window, weights, out, true)
+    }
+
+    fn conv(
+        &mut self,
+        input: TensorId,
+        window: Window,
+        weights: &Weights,
+        out: OutputSpec,
+        pool_2x2: bool,
+    ) -> Result<TensorId, BuildError> {
         let t_in = *self.tensor(input)?;
         Self::check_weights(
             weights,
             usize::from(window.kernel_h) * usize::from(window.kernel_w) * usize::from(t_in.channels),
         )?;
         let (h, w) = self.window_output(input, &window)?;
+        let (h, w) = if pool_2x2 {
+            if h < 2 || w < 2 {
+                return Err(BuildError::Shape(alloc::format!(
+                    "a 2×2 max pool needs a conv output of at least 2×2, got {h}×{w}"
+                )));
+            }
+            (h / 2, w / 2)
+        } else {
+            (h, w)
+        };
         let requant = RequantBytes::new(t_in.quant.scale, &weights.scales, out.quant.scale)?;
         let output = self.add_tensor(h, w, u64::from(weights.out_channels), out.quant)?;
         let bias = le_words(weights.bias.iter().copied());
-        let op = Op::Conv2d(Conv2d {
+        let conv = Conv2d {
             input: input.0,
             output: output.0,
             window,
@@ -229,8 +264,12 @@ impl GraphBuilder {
             bias: Bytes(&bias),
             requant: requant.view(),
             clamp: activation_clamp(out.activation, out.quant),
-        });
-        self.push_op(&op)?;
+        };
+        self.push_op(&if pool_2x2 {
+            Op::Conv2dMaxPool(conv)
+        } else {
+            Op::Conv2d(conv)
+        })?;
         Ok(output)
     }
 

@@ -26,32 +26,38 @@ pub struct SmnShape {
     pub channels: Vec<u16>,
     /// Hidden units of each head's first fully connected layer.
     pub hidden: u16,
+    /// Emit each conv + max pool as one [`crate::format::Op::Conv2dMaxPool`]
+    /// (the full-resolution tensor is never stored) instead of two ops.
+    pub fused_pool: bool,
 }
 
 impl SmnShape {
-    /// Cortex-M4-sized: 64×64 input, 4 levels (16-32-32-64), hidden 64.
+    /// Cortex-M4-sized: 64×64 input, 4 levels (16-32-32-64), hidden 64,
+    /// conv + pool fused.
     pub fn micro() -> Self {
         SmnShape {
             input_height: 64,
             input_width: 64,
             channels: alloc::vec![16, 32, 32, 64],
             hidden: 64,
+            fused_pool: true,
         }
     }
 
-    /// Very small, for fast tests: 16×16 input, 2 levels (4-8), hidden 8.
+    /// Very small, for fast tests: 16×16 input, 2 levels (4-8), hidden 8,
+    /// separate conv and pool ops (the layout the malformed-blob tests edit).
     pub fn tiny() -> Self {
         SmnShape {
             input_height: 16,
             input_width: 16,
             channels: alloc::vec![4, 8],
             hidden: 8,
+            fused_pool: false,
         }
     }
 }
 
 const CONV3: Window = Window::square(3, 1, 1);
-const POOL2: Window = Window::square(2, 2, 0);
 
 /// Draws layers with He-like weight ranges and activation scales that keep
 /// values spread over the int8 range.
@@ -96,12 +102,22 @@ impl Layers<'_> {
     }
 }
 
-fn conv_pool(g: &mut GraphBuilder, l: &mut Layers<'_>, x: TensorId, out: u16) -> Result<TensorId, BuildError> {
+fn conv_pool(
+    g: &mut GraphBuilder,
+    l: &mut Layers<'_>,
+    x: TensorId,
+    out: u16,
+    fused: bool,
+) -> Result<TensorId, BuildError> {
     let t = *g.tensor(x)?;
     let w = l.weights(out, 9 * usize::from(t.channels), t.quant.scale);
     let spec = l.relu_out(t.quant.scale);
-    let y = g.conv2d(x, CONV3, &w, spec)?;
-    g.max_pool(y, POOL2)
+    if fused {
+        g.conv2d_max_pool(x, CONV3, &w, spec)
+    } else {
+        let y = g.conv2d(x, CONV3, &w, spec)?;
+        g.max_pool(y, Window::square(2, 2, 0))
+    }
 }
 
 fn fuse(g: &mut GraphBuilder, l: &mut Layers<'_>, own: TensorId, shared: TensorId) -> Result<TensorId, BuildError> {
@@ -162,7 +178,7 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
     let mut shared = Vec::new();
     let mut s = x;
     for &c in &shape.channels {
-        s = conv_pool(&mut g, &mut l, s, c)?;
+        s = conv_pool(&mut g, &mut l, s, c, shape.fused_pool)?;
         shared.push(s);
     }
     let task_outputs = [
@@ -191,7 +207,7 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
                 (Some(prev), Some(s)) => fuse(&mut g, &mut l, prev, s)?,
                 _ => x,
             };
-            own = Some(conv_pool(&mut g, &mut l, x_l, c)?);
+            own = Some(conv_pool(&mut g, &mut l, x_l, c, shape.fused_pool)?);
         }
         let (Some(own), Some(&last_shared)) = (own, shared.last()) else {
             return Err(BuildError::Shape("an SMN needs at least one conv level".into()));

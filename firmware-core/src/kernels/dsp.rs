@@ -257,7 +257,12 @@ impl MacEngine for Dsp {
         let o = pair(offset, offset);
         let (x02, x13) = widen(u32::from_le_bytes(x.map(|v| v as u8)));
         let (a, b) = (insn::sadd16(x02, o), insn::sadd16(x13, o));
-        [a as u16 as i16, (a >> 16) as u16 as i16, b as u16 as i16, (b >> 16) as u16 as i16]
+        [
+            a as u16 as i16,
+            (a >> 16) as u16 as i16,
+            b as u16 as i16,
+            (b >> 16) as u16 as i16,
+        ]
     }
 
     #[inline(always)]

@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         input_width: 8,
         channels: vec![2],
         hidden: 2,
+        fused_pool: false,
     };
     let mut shapes = vec![("nano", nano.clone(), 0..4u64), ("tiny", SmnShape::tiny(), 0..4)];
     // A non-square, three-level variant.
@@ -25,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             input_width: 20,
             channels: vec![3, 4, 5],
             hidden: 3,
+            fused_pool: false,
         },
         0..2,
     ));

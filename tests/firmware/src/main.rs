@@ -249,8 +249,9 @@ fn stack_high_water() -> u64 {
 
 /// Op types in `Op::name` order of [`OP_TYPES`]; the two heads run after the
 /// last tensor-writing op and are timed together.
-const OP_TYPES: [&str; 7] = [
+const OP_TYPES: [&str; 8] = [
     "Conv2d",
+    "Conv2dMaxPool",
     "ConcatConv1x1",
     "MaxPool2d",
     "AvgPool2d",
@@ -259,8 +260,9 @@ const OP_TYPES: [&str; 7] = [
     "Heads",
 ];
 /// Transcript keys of [`OP_TYPES`].
-const OP_KEYS: [&str; 7] = [
+const OP_KEYS: [&str; 8] = [
     "icount op Conv2d",
+    "icount op Conv2dMaxPool",
     "icount op ConcatConv1x1",
     "icount op MaxPool2d",
     "icount op AvgPool2d",
@@ -268,7 +270,7 @@ const OP_KEYS: [&str; 7] = [
     "icount op FullyConnected",
     "icount op Heads",
 ];
-const HEADS: usize = 6;
+const HEADS: usize = 7;
 const MAX_PROFILED_OPS: usize = 256;
 
 /// `icount layer <op_index>`, the key of a per-op line, built in `buf`
