@@ -146,6 +146,9 @@ pub(crate) struct Emitted {
     pub builder: GraphBuilder,
     /// Blob tensor of each graph node (`None` if not a tensor of this emission).
     pub tensor_of: Vec<Option<TensorId>>,
+    /// For a conv emitted fused with its max pool: the pool node, whose
+    /// tensor the fused op writes (the conv's own output is never stored).
+    pub pooled_by: Vec<Option<usize>>,
     pub scales: Vec<LayerScales>,
 }
 
@@ -314,8 +317,17 @@ pub(crate) fn emit(
     let mut order_idx: Vec<usize> = (0..graph.nodes.len()).collect();
     order_idx.sort_by_key(|&i| graph.nodes.get(i).map(|nd| order.key(nd.task, nd.level)));
     let mut tensor_of: Vec<Option<TensorId>> = vec![None; graph.nodes.len()];
+    let pooled_by = if materialise {
+        // The TFLite-style comparison graph keeps conv and pool apart.
+        vec![None; graph.nodes.len()]
+    } else {
+        fusable_pools(graph)
+    };
     let mut scales = Vec::new();
     for i in order_idx {
+        if tensor_of.get(i).copied().flatten().is_some() {
+            continue; // a max pool already emitted fused with its conv
+        }
         let node = graph.nodes.get(i).ok_or_else(|| internal(format!("node {i}")))?;
         let name = node.name.as_str();
         let build = |error| QuantizeError::Build {
@@ -368,7 +380,18 @@ pub(crate) fn emit(
                     quant,
                     activation: Activation::Relu,
                 };
-                let y = g.conv2d(x, Window::square(k, 1, k / 2), w, spec).map_err(build)?;
+                let window = Window::square(k, 1, k / 2);
+                if let Some(pool) = pooled_by.get(i).copied().flatten() {
+                    // Conv + 2×2 max pool as one op: the pool keeps the conv's
+                    // quantisation, so the fused op writes the pool node's tensor.
+                    let y = g.conv2d_max_pool(x, window, w, spec).map_err(build)?;
+                    record(y, vec![scale(*input)], w, quant.scale, name.to_string());
+                    if let Some(slot) = tensor_of.get_mut(pool) {
+                        *slot = Some(y);
+                    }
+                    continue;
+                }
+                let y = g.conv2d(x, window, w, spec).map_err(build)?;
                 record(y, vec![scale(*input)], w, quant.scale, name.to_string());
                 y
             }
@@ -448,8 +471,39 @@ pub(crate) fn emit(
     Ok(Emitted {
         builder: g,
         tensor_of,
+        pooled_by,
         scales,
     })
+}
+
+/// For each conv node whose only consumer is a max pool: that pool node
+/// (the pair becomes one `Conv2dMaxPool` op).
+fn fusable_pools(graph: &FloatGraph) -> Vec<Option<usize>> {
+    let mut consumers = vec![0usize; graph.nodes.len()];
+    for node in &graph.nodes {
+        for j in node.inputs() {
+            if let Some(c) = consumers.get_mut(j) {
+                *c += 1;
+            }
+        }
+    }
+    let mut pooled_by = vec![None; graph.nodes.len()];
+    for (p, node) in graph.nodes.iter().enumerate() {
+        if let NodeOp::MaxPool { input } = node.op {
+            let is_conv = graph
+                .nodes
+                .get(input)
+                .is_some_and(|n| matches!(n.op, NodeOp::Conv { .. }));
+            // A conv that is a model output must keep its own tensor.
+            let is_output = graph.outputs.contains(&input);
+            if is_conv && !is_output && !graph.outputs.contains(&p) && consumers.get(input) == Some(&1) {
+                if let Some(slot) = pooled_by.get_mut(input) {
+                    *slot = Some(p);
+                }
+            }
+        }
+    }
+    pooled_by
 }
 
 /// Float values of int8 weights (`s_w[c] · w`), in the same layout.

@@ -343,10 +343,13 @@ fn measure_image(
         observed.get(usize::from(t.0))?.as_ref()
     };
     for (i, node) in graph.nodes.iter().enumerate() {
-        let f = float.get(i).ok_or_else(|| internal("float values"))?;
+        // A conv fused with its max pool is measured after the pool (its
+        // full-resolution output is never stored; the pool keeps its quantisation).
+        let measured = emitted.pooled_by.get(i).copied().flatten().unwrap_or(i);
+        let f = float.get(measured).ok_or_else(|| internal("float values"))?;
         let quant = *plan.quants.get(i).ok_or_else(|| internal("quant"))?;
         let (s, zp) = (f64::from(quant.scale), f64::from(quant.zero_point));
-        let q: Vec<f64> = match (&node.op, observed_of(i)) {
+        let q: Vec<f64> = match (&node.op, observed_of(measured)) {
             // The input is not observed: the LUT is exactly this rounding.
             (NodeOp::Input, _) => f
                 .iter()

@@ -33,7 +33,7 @@ fn requantisation_multipliers_reproduce_the_real_multipliers() {
         for op in model.ops() {
             let op = op.unwrap();
             let (requants, out): (Vec<Requant<'_>>, u16) = match &op {
-                Op::Conv2d(c) => (vec![c.requant], c.output),
+                Op::Conv2d(c) | Op::Conv2dMaxPool(c) => (vec![c.requant], c.output),
                 Op::FullyConnected(f) => (vec![f.requant], f.output),
                 Op::ConcatConv1x1(c) => (vec![c.requant_a, c.requant_b], c.output),
                 _ => continue,
@@ -68,7 +68,12 @@ fn requantisation_multipliers_reproduce_the_real_multipliers() {
             q.layers.len(),
             model
                 .ops()
-                .filter(|op| matches!(op, Ok(Op::Conv2d(_) | Op::FullyConnected(_) | Op::ConcatConv1x1(_))))
+                .filter(|op| {
+                    matches!(
+                        op,
+                        Ok(Op::Conv2d(_) | Op::Conv2dMaxPool(_) | Op::FullyConnected(_) | Op::ConcatConv1x1(_))
+                    )
+                })
                 .count()
         );
         assert!(checked > 50, "{variant:?}: {checked}");

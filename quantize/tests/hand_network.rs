@@ -4,6 +4,7 @@
 //! result is then derived below with the formulas of `docs/int8-spec.md` and
 //! must equal the blob's output bit for bit.
 use smn_firmware_core::builder::quantize_multiplier;
+use smn_firmware_core::format::Op;
 use smn_firmware_core::Model;
 use smn_quantize::{quantize, Arch, CalibrationMethod, FloatModel, FloatTensor, QuantizeOptions, Variant};
 use std::collections::BTreeMap;
@@ -174,7 +175,14 @@ fn hand_computed_int8_output_equals_the_blob() {
 
     // The symmetric logit range puts −min/scale within rounding of 127.5: the zero
     // point must come from the stored f32 scale, as written above.
-    assert_eq!(model.tensor(6).unwrap().quant.zero_point, zp_o1 as i8);
+    let logits = model
+        .ops()
+        .find_map(|op| match op.unwrap() {
+            Op::AttributeHead(h) => Some(h.input),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(model.tensor(logits.into()).unwrap().quant.zero_point, zp_o1 as i8);
     assert_eq!(out.landmarks_q.to_vec(), lm_q);
     assert_eq!(out.attribute_logits_q.to_vec(), at_q);
     let got: Vec<f32> = out.landmarks.iter().flatten().copied().collect();
