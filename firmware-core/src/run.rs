@@ -3,7 +3,7 @@ use crate::arena::split_io;
 use crate::format::{Clamp, Op, TensorDesc};
 use crate::kernels::attribute_head::attributes;
 use crate::kernels::avg_pool::avg_pool;
-use crate::kernels::concat_conv1x1::{concat_conv1x1, ConcatConv1x1Args};
+use crate::kernels::concat_conv1x1::{concat_conv1x1, concat_conv1x1_in_place, ConcatConv1x1Args};
 use crate::kernels::conv2d::{conv2d, Conv2dArgs};
 use crate::kernels::fully_connected::fully_connected;
 use crate::kernels::global_avg_pool::global_avg_pool;
@@ -100,11 +100,18 @@ impl<'a> Model<'a> {
             }
             Op::ConcatConv1x1(c) => {
                 let (ta, tb, output) = (self.desc(c.input_a)?, self.desc(c.input_b)?, self.desc(c.output)?);
-                let ([a, b], y) = split_io(
-                    arena,
-                    self.range(c.output)?,
-                    [self.range(c.input_a)?, self.range(c.input_b)?],
-                )?;
+                let in_place = output.offset == ta.offset; // validated: `a` ends here
+                let (a, b, y) = if in_place {
+                    let ([b], a_then_y) = split_io(arena, self.range(c.input_a)?, [self.range(c.input_b)?])?;
+                    (None, b, a_then_y)
+                } else {
+                    let ([a, b], y) = split_io(
+                        arena,
+                        self.range(c.output)?,
+                        [self.range(c.input_a)?, self.range(c.input_b)?],
+                    )?;
+                    (Some(a), b, y)
+                };
                 let args = ConcatConv1x1Args {
                     a_channels: usize::from(ta.channels),
                     a_zero_point: i32::from(ta.quant.zero_point),
@@ -121,7 +128,10 @@ impl<'a> Model<'a> {
                     shifts_b: c.requant_b.shifts.0,
                     output_stage: stage(output, c.clamp),
                 };
-                concat_conv1x1(&args, a, y, usize::from(output.channels))
+                match a {
+                    Some(a) => concat_conv1x1(&args, a, y, usize::from(output.channels)),
+                    None => concat_conv1x1_in_place(&args, y, usize::from(output.channels)),
+                }
             }
             Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
                 let (input, output) = (self.desc(p.input)?, self.desc(p.output)?);

@@ -204,12 +204,18 @@ fn same_quant(a: Quant, b: Quant) -> bool {
 }
 
 /// Running state of the op walk.
+/// [`Walk::in_place_over`] of a tensor not written in place.
+const NOT_IN_PLACE: u16 = u16::MAX;
+
 struct Walk<'m> {
     tensors: &'m [TensorDesc],
     /// Time each tensor is written (input: 0, op i: i + 1), or `UNWRITTEN`.
     def: [u16; MAX_TENSORS],
     /// Last time each tensor is read.
     last: [u16; MAX_TENSORS],
+    /// For a `ConcatConv1x1` output stored in place over its `a` input (same
+    /// offset): that input's id, else [`NOT_IN_PLACE`].
+    in_place_over: [u16; MAX_TENSORS],
     landmark_heads: u32,
     attribute_heads: u32,
     macs: u64,
@@ -283,6 +289,13 @@ impl<'m> Walk<'m> {
                 check_requant(index, &c.requant_a, out_c)?;
                 check_requant(index, &c.requant_b, out_c)?;
                 check_clamp(index, c.clamp)?;
+                // Written over its own-branch input: allowed (by check_overlaps)
+                // only if `a` is not read afterwards and the output fits in it.
+                if output.offset == a.offset && out_c <= ca && c.input_a != c.input_b {
+                    if let Some(slot) = self.in_place_over.get_mut(usize::from(c.output)) {
+                        *slot = c.input_a;
+                    }
+                }
             }
             Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
                 let input = self.read(index, p.input)?;
@@ -370,7 +383,10 @@ impl<'m> Walk<'m> {
                 let (sj, ej) = range(tj);
                 let live_together = di <= lj && dj <= li;
                 let share_bytes = si < ej && sj < ei;
-                if live_together && share_bytes {
+                // The one sharing allowed: an in-place ConcatConv1x1 output `j`
+                // (written after `i`) inside its input `i`, which it ends.
+                let in_place = self.in_place_over.get(j) == Some(&(i as u16)) && li == dj && si == sj && ej <= ei;
+                if live_together && share_bytes && !in_place {
                     return Err(Error::OverlappingTensors {
                         a: i as u16,
                         b: j as u16,
@@ -418,6 +434,7 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
         tensors: &tensors,
         def: [UNWRITTEN; MAX_TENSORS],
         last: [0; MAX_TENSORS],
+        in_place_over: [NOT_IN_PLACE; MAX_TENSORS],
         landmark_heads: 0,
         attribute_heads: 0,
         macs: 0,

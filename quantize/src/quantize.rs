@@ -19,10 +19,9 @@ use crate::graph::{FloatGraph, NodeOp};
 use crate::report::build_report;
 pub use crate::report::QuantReport;
 use serde::Serialize;
-use smn_firmware_core::builder::{
-    plan_arena, Activation, ArenaPlan, GraphBuilder, InputSpec, OutputSpec, TensorId, Weights,
-};
+use smn_firmware_core::builder::{Activation, ArenaPlan, GraphBuilder, InputSpec, OutputSpec, TensorId, Weights};
 use smn_firmware_core::format::{LandmarkHead, Quant, Window};
+use smn_firmware_core::kernels::conv2d::MAX_POOLED_PATCH;
 use smn_firmware_core::kernels::dot::MAX_PATCH;
 
 /// The order in which the layers are emitted (and run); it decides tensor
@@ -36,14 +35,19 @@ pub enum ExecutionOrder {
     DepthFirst,
     /// All shared levels, then the branches level by level, interleaved.
     SharedFirst,
+    /// Branch 0 down to its head, each shared level emitted just before
+    /// branch 0 first needs it, then branch 1: with fused conv + pool and
+    /// in-place concats the smallest arena of the four on SMN graphs.
+    Lean,
 }
 
 impl ExecutionOrder {
     /// Every order, in the order they are tried.
-    pub const ALL: [ExecutionOrder; 3] = [
+    pub const ALL: [ExecutionOrder; 4] = [
         ExecutionOrder::LevelMajor,
         ExecutionOrder::DepthFirst,
         ExecutionOrder::SharedFirst,
+        ExecutionOrder::Lean,
     ];
 
     /// Name for reports and the command line.
@@ -52,6 +56,7 @@ impl ExecutionOrder {
             ExecutionOrder::LevelMajor => "level-major",
             ExecutionOrder::DepthFirst => "depth-first",
             ExecutionOrder::SharedFirst => "shared-first",
+            ExecutionOrder::Lean => "lean",
         }
     }
 
@@ -67,6 +72,13 @@ impl ExecutionOrder {
             ExecutionOrder::LevelMajor => (level, rank, 0),
             ExecutionOrder::DepthFirst => (rank, level, 0),
             ExecutionOrder::SharedFirst => (usize::from(rank > 0), level, rank),
+            // Branch nodes of level l read shared level l − 1: shared level l
+            // goes right before branch 0's level l + 1.
+            ExecutionOrder::Lean => match task {
+                None => (0, level + 1, 0),
+                Some(0) => (0, level, 1),
+                Some(t) => (t, level, 0),
+            },
         }
     }
 }
@@ -154,7 +166,7 @@ pub(crate) struct Emitted {
 
 impl Emitted {
     pub fn plan(&self) -> ArenaPlan {
-        plan_arena(&self.builder.tensor_sizes(), &self.builder.lifetimes())
+        self.builder.plan()
     }
 }
 
@@ -307,15 +319,24 @@ pub(crate) fn emit(
         reason: format!("input size {n}"),
     })?;
     let input_quant = *plan.quants.first().ok_or_else(|| internal("empty graph".into()))?;
+    // Concat + 1×1 outputs in place over their own-branch input where it
+    // ends there (not in the TFLite-style comparison graph).
     let mut g = GraphBuilder::new(InputSpec {
         height: side,
         width: side,
         mean: [graph.pixel_mean; 3],
         std: [graph.pixel_std; 3],
         quant: input_quant,
-    });
+    })
+    .in_place_concat(!materialise);
     let mut order_idx: Vec<usize> = (0..graph.nodes.len()).collect();
-    order_idx.sort_by_key(|&i| graph.nodes.get(i).map(|nd| order.key(nd.task, nd.level)));
+    // The input first (it precedes everything in every order).
+    order_idx.sort_by_key(|&i| {
+        graph
+            .nodes
+            .get(i)
+            .map(|nd| (!matches!(nd.op, NodeOp::Input), order.key(nd.task, nd.level)))
+    });
     let mut tensor_of: Vec<Option<TensorId>> = vec![None; graph.nodes.len()];
     let pooled_by = if materialise {
         // The TFLite-style comparison graph keeps conv and pool apart.
@@ -490,10 +511,14 @@ fn fusable_pools(graph: &FloatGraph) -> Vec<Option<usize>> {
     let mut pooled_by = vec![None; graph.nodes.len()];
     for (p, node) in graph.nodes.iter().enumerate() {
         if let NodeOp::MaxPool { input } = node.op {
-            let is_conv = graph
-                .nodes
-                .get(input)
-                .is_some_and(|n| matches!(n.op, NodeOp::Conv { .. }));
+            // Four patches must fit the fused kernel's scratch.
+            let is_conv = graph.nodes.get(input).is_some_and(|n| match n.op {
+                NodeOp::Conv { input: x, kernel, .. } => {
+                    let cin = graph.nodes.get(x).map_or(usize::MAX, |nd| nd.shape[2]);
+                    kernel.saturating_mul(kernel).saturating_mul(cin) <= MAX_POOLED_PATCH
+                }
+                _ => false,
+            });
             // A conv that is a model output must keep its own tensor.
             let is_output = graph.outputs.contains(&input);
             if is_conv && !is_output && !graph.outputs.contains(&p) && consumers.get(input) == Some(&1) {

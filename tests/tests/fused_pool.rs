@@ -127,6 +127,7 @@ fn fused_patch_limit_is_half_the_plain_one() {
         channels: vec![120, 8],
         hidden: 4,
         fused_pool: true,
+        lean_schedule: false,
     };
     // The builder validates what it emits.
     let err = random_smn_blob(&wide, 1).err();
@@ -136,6 +137,7 @@ fn fused_patch_limit_is_half_the_plain_one() {
     );
     let plain = SmnShape {
         fused_pool: false,
+        lean_schedule: false,
         ..wide
     };
     assert!(Model::from_bytes(&random_smn_blob(&plain, 1).unwrap()).is_ok());

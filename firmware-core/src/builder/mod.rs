@@ -76,6 +76,12 @@ pub struct GraphBuilder {
     ops: Vec<Vec<u8>>,
     /// (inputs, output) of each op, for the arena plan.
     uses: Vec<(Vec<u16>, Option<u16>)>,
+    /// Plan `ConcatConv1x1` outputs in place over their `a` input where that
+    /// input ends there ([`GraphBuilder::in_place_concat`]).
+    in_place: bool,
+    /// (output, `a` input) of every `ConcatConv1x1` with no more output
+    /// channels than `a`: the candidates for in-place storage.
+    concat_over: Vec<(u16, u16)>,
 }
 
 fn le_words(values: impl IntoIterator<Item = i32>) -> Vec<u8> {
@@ -124,7 +130,18 @@ impl GraphBuilder {
             tensors: alloc::vec![desc],
             ops: Vec::new(),
             uses: Vec::new(),
+            in_place: false,
+            concat_over: Vec::new(),
         }
+    }
+
+    /// Store each `ConcatConv1x1` output in place over its own-branch input
+    /// `a` when `a` is read by no later op and the output has no more
+    /// channels (the kernel reads a pixel pair before writing it). Off by
+    /// default; it only changes the arena plan, never the results.
+    pub fn in_place_concat(mut self, on: bool) -> Self {
+        self.in_place = on;
+        self
     }
 
     /// The input tensor.
@@ -298,6 +315,9 @@ impl GraphBuilder {
             u64::from(weights.out_channels),
             out.quant,
         )?;
+        if weights.out_channels <= ta.channels && a != b {
+            self.concat_over.push((output.0, a.0));
+        }
         let bias = le_words(weights.bias.iter().copied());
         let op = Op::ConcatConv1x1(ConcatConv1x1 {
             input_a: a.0,
@@ -412,9 +432,51 @@ impl GraphBuilder {
             .collect()
     }
 
+    /// The arena plan of the graph so far: greedy by size over the tensor
+    /// lifetimes, with each in-place `ConcatConv1x1` output sharing its `a`
+    /// input's slot (one item spanning both lifetimes).
+    pub fn plan(&self) -> ArenaPlan {
+        let (mut sizes, mut life) = (self.tensor_sizes(), self.lifetimes());
+        let mut shares: Vec<(usize, usize)> = Vec::new();
+        if self.in_place {
+            for &(out, a) in &self.concat_over {
+                let (o, a) = (usize::from(out), usize::from(a));
+                let (Some(&lo), Some(&la)) = (life.get(o), life.get(a)) else {
+                    continue;
+                };
+                // `a` ends at the concat (time of the output's write), and is
+                // not itself stored in another tensor's slot.
+                if la.last == lo.first && !shares.iter().any(|&(x, _)| x == a) {
+                    shares.push((o, a));
+                }
+            }
+            // Resolve in write order so that a chain folds into its first slot.
+            for &(o, a) in &shares {
+                let (so, lo) = (sizes.get(o).copied().unwrap_or(0), life.get(o).copied());
+                if let (Some(sa), Some(la), Some(lo)) = (sizes.get_mut(a), life.get_mut(a), lo) {
+                    *sa = (*sa).max(so);
+                    la.last = la.last.max(lo.last);
+                }
+                if let Some(s) = sizes.get_mut(o) {
+                    *s = 0;
+                }
+            }
+        }
+        let mut plan = plan_arena(&sizes, &life);
+        plan.naive = self.tensor_sizes().iter().sum();
+        for &(o, a) in &shares {
+            if let Some(&offset) = plan.offsets.get(a) {
+                if let Some(slot) = plan.offsets.get_mut(o) {
+                    *slot = offset;
+                }
+            }
+        }
+        plan
+    }
+
     /// Plans the arena, encodes the blob and validates it with [`crate::Model::from_bytes`].
     pub fn finish(mut self) -> Result<Vec<u8>, BuildError> {
-        let plan = plan_arena(&self.tensor_sizes(), &self.lifetimes());
+        let plan = self.plan();
         for (t, &offset) in self.tensors.iter_mut().zip(&plan.offsets) {
             t.offset = u32::try_from(offset).map_err(|_| BuildError::TooLarge)?;
         }

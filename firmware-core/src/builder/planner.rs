@@ -1,8 +1,10 @@
-//! Arena planning: greedy by size, like TFLite's greedy memory planner.
+//! Arena planning: greedy first fit, like TFLite's greedy memory planner.
 //!
-//! Tensors are placed largest first, each at the lowest 4-byte-aligned
-//! offset where it overlaps no already placed tensor whose lifetime
-//! intersects its own. Tensors that are never live together share bytes.
+//! Tensors are placed one by one, each at the lowest 4-byte-aligned offset
+//! where it overlaps no already placed tensor whose lifetime intersects its
+//! own; tensors that are never live together share bytes. The placement
+//! order matters: the planner tries largest first (TFLite's), largest
+//! size × lifetime first, and earliest first, and keeps the smallest arena.
 use alloc::vec::Vec;
 
 /// When a tensor is live: written at `first`, last read at `last` (inclusive;
@@ -44,22 +46,12 @@ struct Item {
     offset: usize,
 }
 
-/// Places tensors of `sizes` with `lifetimes` (pairs beyond the shorter list are ignored).
-pub fn plan_arena(sizes: &[usize], lifetimes: &[Lifetime]) -> ArenaPlan {
-    let mut items: Vec<Item> = sizes
-        .iter()
-        .zip(lifetimes)
-        .enumerate()
-        .map(|(index, (&size, &life))| Item {
-            index,
-            size,
-            life,
-            offset: 0,
-        })
-        .collect();
-    items.sort_by(|a, b| b.size.cmp(&a.size).then(a.index.cmp(&b.index)));
+/// First fit of `items`, in the given order, at the lowest aligned offset
+/// free of every already placed item whose lifetime intersects.
+fn place(items: &[Item]) -> Vec<Item> {
     let mut placed: Vec<Item> = Vec::with_capacity(items.len());
-    for mut item in items {
+    for &item in items {
+        let mut item = item;
         let mut conflicts: Vec<(usize, usize)> = placed
             .iter()
             .filter(|p| p.life.intersects(&item.life))
@@ -76,6 +68,49 @@ pub fn plan_arena(sizes: &[usize], lifetimes: &[Lifetime]) -> ArenaPlan {
         item.offset = candidate;
         placed.push(item);
     }
+    placed
+}
+
+/// Places tensors of `sizes` with `lifetimes` (pairs beyond the shorter list are ignored).
+pub fn plan_arena(sizes: &[usize], lifetimes: &[Lifetime]) -> ArenaPlan {
+    let mut items: Vec<Item> = sizes
+        .iter()
+        .zip(lifetimes)
+        .enumerate()
+        .map(|(index, (&size, &life))| Item {
+            index,
+            size,
+            life,
+            offset: 0,
+        })
+        .collect();
+    // Several placement orders, keep the tightest (ties: the first listed,
+    // TFLite's greedy by size). Each is first fit at the lowest free offset.
+    let orders: [fn(&Item, &Item) -> core::cmp::Ordering; 3] = [
+        |a, b| b.size.cmp(&a.size).then(a.index.cmp(&b.index)),
+        |a, b| {
+            (b.size as u64 * u64::from(b.life.last - b.life.first + 1))
+                .cmp(&(a.size as u64 * u64::from(a.life.last - a.life.first + 1)))
+                .then(a.index.cmp(&b.index))
+        },
+        |a, b| {
+            a.life
+                .first
+                .cmp(&b.life.first)
+                .then(b.size.cmp(&a.size))
+                .then(a.index.cmp(&b.index))
+        },
+    ];
+    let mut best: Option<Vec<Item>> = None;
+    for order in orders {
+        items.sort_by(order);
+        let placed = place(&items);
+        let total = |p: &[Item]| p.iter().map(|i| i.offset + i.size).max().unwrap_or(0);
+        if best.as_deref().is_none_or(|b| total(&placed) < total(b)) {
+            best = Some(placed);
+        }
+    }
+    let mut placed = best.unwrap_or_default();
     placed.sort_by_key(|p| p.index);
     let total = placed.iter().map(|p| p.offset + p.size).max().unwrap_or(0);
     let naive = placed.iter().map(|p| p.size).sum();

@@ -29,11 +29,17 @@ pub struct SmnShape {
     /// Emit each conv + max pool as one [`crate::format::Op::Conv2dMaxPool`]
     /// (the full-resolution tensor is never stored) instead of two ops.
     pub fused_pool: bool,
+    /// The arena-lean schedule: each shared level is emitted just before its
+    /// first use (task 0 runs to its head first, then task 1), and concat +
+    /// 1×1 outputs are stored in place over their own-branch input
+    /// ([`super::GraphBuilder::in_place_concat`]). Otherwise all shared
+    /// levels come first and every tensor gets its own bytes.
+    pub lean_schedule: bool,
 }
 
 impl SmnShape {
     /// Cortex-M4-sized: 64×64 input, 4 levels (16-32-32-64), hidden 64,
-    /// conv + pool fused.
+    /// conv + pool fused, arena-lean schedule.
     pub fn micro() -> Self {
         SmnShape {
             input_height: 64,
@@ -41,11 +47,13 @@ impl SmnShape {
             channels: alloc::vec![16, 32, 32, 64],
             hidden: 64,
             fused_pool: true,
+            lean_schedule: true,
         }
     }
 
     /// Very small, for fast tests: 16×16 input, 2 levels (4-8), hidden 8,
-    /// separate conv and pool ops (the layout the malformed-blob tests edit).
+    /// separate conv and pool ops, shared levels first (the layout the
+    /// malformed-blob tests edit).
     pub fn tiny() -> Self {
         SmnShape {
             input_height: 16,
@@ -53,6 +61,7 @@ impl SmnShape {
             channels: alloc::vec![4, 8],
             hidden: 8,
             fused_pool: false,
+            lean_schedule: false,
         }
     }
 }
@@ -173,13 +182,28 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
             zero_point: 0,
         },
     };
-    let mut g = GraphBuilder::new(input);
+    let mut g = GraphBuilder::new(input).in_place_concat(shape.lean_schedule);
     let x = g.input();
-    let mut shared = Vec::new();
-    let mut s = x;
-    for &c in &shape.channels {
-        s = conv_pool(&mut g, &mut l, s, c, shape.fused_pool)?;
-        shared.push(s);
+    // Shared level `i` (0-based), emitted on first use.
+    let mut shared: Vec<TensorId> = Vec::new();
+    let mut shared_level = |g: &mut GraphBuilder, l: &mut Layers<'_>, i: usize| -> Result<TensorId, BuildError> {
+        while shared.len() <= i {
+            let (prev, &c) = (
+                shared.last().copied().unwrap_or(x),
+                shape
+                    .channels
+                    .get(shared.len())
+                    .ok_or_else(|| BuildError::Shape("shared level past the last".into()))?,
+            );
+            shared.push(conv_pool(g, l, prev, c, shape.fused_pool)?);
+        }
+        shared
+            .get(i)
+            .copied()
+            .ok_or_else(|| BuildError::Shape("shared level".into()))
+    };
+    if !shape.lean_schedule && !shape.channels.is_empty() {
+        shared_level(&mut g, &mut l, shape.channels.len() - 1)?;
     }
     let task_outputs = [
         (
@@ -201,17 +225,20 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
     for (outputs, out_quant) in task_outputs {
         // Level 1 sees the input; level l ≥ 2 sees concat(own l−1, shared l−1).
         let mut own: Option<TensorId> = None;
-        let previous_shared = core::iter::once(None).chain(shared.iter().copied().map(Some));
-        for (&c, prev_shared) in shape.channels.iter().zip(previous_shared) {
-            let x_l = match (own, prev_shared) {
-                (Some(prev), Some(s)) => fuse(&mut g, &mut l, prev, s)?,
-                _ => x,
+        for (level, &c) in shape.channels.iter().enumerate() {
+            let x_l = match own {
+                Some(prev) => {
+                    let s = shared_level(&mut g, &mut l, level - 1)?;
+                    fuse(&mut g, &mut l, prev, s)?
+                }
+                None => x,
             };
             own = Some(conv_pool(&mut g, &mut l, x_l, c, shape.fused_pool)?);
         }
-        let (Some(own), Some(&last_shared)) = (own, shared.last()) else {
+        let Some(own) = own else {
             return Err(BuildError::Shape("an SMN needs at least one conv level".into()));
         };
+        let last_shared = shared_level(&mut g, &mut l, shape.channels.len() - 1)?;
         let fused = fuse(&mut g, &mut l, own, last_shared)?;
         heads.push(head(&mut g, &mut l, fused, shape.hidden, outputs, out_quant)?);
     }

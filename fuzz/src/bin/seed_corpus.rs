@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         channels: vec![2],
         hidden: 2,
         fused_pool: false,
+        lean_schedule: false,
     };
     let mut shapes = vec![("nano", nano.clone(), 0..4u64), ("tiny", SmnShape::tiny(), 0..4)];
     // A non-square, three-level variant.
@@ -27,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             channels: vec![3, 4, 5],
             hidden: 3,
             fused_pool: false,
+            lean_schedule: false,
         },
         0..2,
     ));
