@@ -5,21 +5,98 @@
 //! ## Where the latency figures come from
 //! `cargo xtask firmware` runs the `micro` SMN test model on an emulated
 //! Cortex-M4 (QEMU `mps2-an386`, `-icount shift=0`) and counts executed
-//! instructions. [`M4_INSTRUCTIONS_PER_MAC`] is that count divided by the
-//! model's MACs (it covers all ops, pooling and heads included). Cycles per
-//! MAC then assume a cycles-per-instruction figure for each core
+//! instructions per op type. [`M4_OP_RATES`] holds those counts per unit of
+//! work ([`op_work`]: MACs for MAC ops, input values for pooling, one per
+//! head), and a model's estimate is the sum over its ops
+//! ([`OpRates::instructions`]); `cargo xtask firmware` prints the measured
+//! rates next to these constants. Cycles then assume a
+//! cycles-per-instruction figure for each core
 //! ([`DeviceProfile::cycles_per_instruction`]): 1.3 on Cortex-M4 (2-cycle
 //! loads and taken branches, zero-wait-state memory), 0.75 on the dual-issue
 //! Cortex-M7, and 1.3 for the ESP32-S3's Xtensa LX7 (a different ISA: treat
 //! that estimate as ±50 %). These are estimates, not measurements of silicon.
+use crate::format::Op;
 use crate::{Error, Model, Outputs};
 use core::fmt;
 use std::vec::Vec;
 
-/// Instructions per MAC of the whole `micro` SMN forward pass on Cortex-M4,
-/// measured under QEMU by `cargo xtask firmware` (which prints the current
-/// measurement next to this constant).
-pub const M4_INSTRUCTIONS_PER_MAC: f64 = 3.965;
+/// Instructions per MAC of the whole `micro` SMN forward pass on Cortex-M4
+/// (`dsp`), measured under QEMU by `cargo xtask firmware` (which prints the
+/// current measurement next to this constant): a one-number summary; the
+/// estimates use the per-op-type [`M4_OP_RATES`].
+pub const M4_INSTRUCTIONS_PER_MAC: f64 = 2.096;
+
+/// Cortex-M4 instructions per unit of [`op_work`], per op type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OpRates {
+    /// `Conv2d`, per MAC.
+    pub conv2d_per_mac: f64,
+    /// `Conv2dMaxPool`, per MAC.
+    pub conv2d_max_pool_per_mac: f64,
+    /// `ConcatConv1x1`, per MAC.
+    pub concat_conv1x1_per_mac: f64,
+    /// `FullyConnected`, per MAC.
+    pub fully_connected_per_mac: f64,
+    /// `MaxPool2d`, `AvgPool2d`, `GlobalAvgPool`, per input value.
+    pub pool_per_input: f64,
+    /// `LandmarkHead`, `AttributeHead` (f32), per head.
+    pub head: f64,
+}
+
+/// Measured by `cargo xtask firmware` (QEMU, `dsp`, micro model; the input
+/// conversion is charged to the first op): `Conv2dMaxPool`,
+/// `ConcatConv1x1`, `FullyConnected` and the heads on the fused micro model;
+/// `Conv2d` and `MaxPool2d` on the same model built with separate conv and
+/// pool ops (`SmnShape { fused_pool: false, .. }`); average pooling is not
+/// in either and is assumed to cost what max pooling does.
+pub const M4_OP_RATES: OpRates = OpRates {
+    conv2d_per_mac: 2.41,
+    conv2d_max_pool_per_mac: 1.918,
+    concat_conv1x1_per_mac: 4.109,
+    fully_connected_per_mac: 2.625,
+    pool_per_input: 10.55,
+    head: 2200.0,
+};
+
+/// Units of work of `op` that [`OpRates`] count: MACs for MAC ops, input
+/// values for pooling, 1 for a head.
+pub fn op_work(model: &Model<'_>, op: &Op<'_>) -> u64 {
+    match op {
+        Op::Conv2d(_) | Op::Conv2dMaxPool(_) | Op::ConcatConv1x1(_) | Op::FullyConnected(_) => model.op_macs(op),
+        Op::MaxPool2d(p) | Op::AvgPool2d(p) => input_values(model, p.input),
+        Op::GlobalAvgPool(p) => input_values(model, p.input),
+        Op::LandmarkHead(_) | Op::AttributeHead(_) => 1,
+    }
+}
+
+fn input_values(model: &Model<'_>, id: u16) -> u64 {
+    model
+        .tensor(usize::from(id))
+        .map_or(0, |t| u64::from(t.height) * u64::from(t.width) * u64::from(t.channels))
+}
+
+impl OpRates {
+    /// Instructions per unit of [`op_work`] of `op`'s type.
+    pub fn rate(&self, op: &Op<'_>) -> f64 {
+        match op {
+            Op::Conv2d(_) => self.conv2d_per_mac,
+            Op::Conv2dMaxPool(_) => self.conv2d_max_pool_per_mac,
+            Op::ConcatConv1x1(_) => self.concat_conv1x1_per_mac,
+            Op::FullyConnected(_) => self.fully_connected_per_mac,
+            Op::MaxPool2d(_) | Op::AvgPool2d(_) | Op::GlobalAvgPool(_) => self.pool_per_input,
+            Op::LandmarkHead(_) | Op::AttributeHead(_) => self.head,
+        }
+    }
+
+    /// Estimated instructions of one forward pass of `model`.
+    pub fn instructions(&self, model: &Model<'_>) -> f64 {
+        model
+            .ops()
+            .filter_map(Result::ok)
+            .map(|op| self.rate(&op) * op_work(model, &op) as f64)
+            .sum()
+    }
+}
 
 /// A microcontroller class: memory budgets and speed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,9 +120,19 @@ pub struct DeviceProfile {
 }
 
 impl DeviceProfile {
-    /// Estimated cycles per MAC for this core.
+    /// Estimated cycles per MAC for this core (the micro model's average).
     pub fn cycles_per_mac(&self) -> f64 {
         M4_INSTRUCTIONS_PER_MAC * self.cycles_per_instruction
+    }
+
+    /// Estimated cycles of one forward pass of `model` ([`M4_OP_RATES`] per op).
+    pub fn estimated_cycles(&self, model: &Model<'_>) -> f64 {
+        M4_OP_RATES.instructions(model) * self.cycles_per_instruction
+    }
+
+    /// Estimated seconds of one forward pass of `model` at this core's clock.
+    pub fn estimated_seconds(&self, model: &Model<'_>) -> f64 {
+        self.estimated_cycles(model) / self.clock_hz as f64
     }
 }
 
@@ -155,7 +242,7 @@ pub struct SimReport {
     pub ram_used: usize,
     /// Of which: the arena.
     pub arena_bytes: usize,
-    /// Estimated cycles: `macs × cycles_per_mac`.
+    /// Estimated cycles ([`DeviceProfile::estimated_cycles`]).
     pub estimated_cycles: f64,
     /// Estimated latency in seconds at the device clock.
     pub estimated_seconds: f64,
@@ -220,7 +307,7 @@ impl SimulatedDevice {
         // The arena is exactly what the firmware would reserve: nothing more.
         let mut arena = std::vec![0u8; model.arena_bytes()];
         let outputs = model.run(image_rgb, &mut arena)?;
-        let estimated_cycles = model.macs() as f64 * self.profile.cycles_per_mac();
+        let estimated_cycles = self.profile.estimated_cycles(&model);
         Ok(SimReport {
             device: self.profile,
             macs: model.macs(),

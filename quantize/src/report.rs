@@ -553,7 +553,7 @@ pub(crate) fn build_report(
                 ram_needed: ram,
                 ram_bytes: p.ram_bytes,
                 fits: flash_needed <= p.flash_bytes && ram <= p.ram_bytes,
-                latency_ms: macs as f64 * p.cycles_per_mac() / p.clock_hz as f64 * 1e3,
+                latency_ms: p.estimated_seconds(&model) * 1e3,
             }
         })
         .collect();

@@ -109,3 +109,39 @@ fn corrupt_blob_is_refused_at_flash_time() {
         "{err}"
     );
 }
+
+#[test]
+fn latency_estimates_sum_measured_per_op_rates() {
+    use smn_firmware_core::sim::{op_work, M4_INSTRUCTIONS_PER_MAC, M4_OP_RATES};
+    let blob = random_smn_blob(&SmnShape::micro(), 1).unwrap();
+    let model = Model::from_bytes(&blob).unwrap();
+    let per_op: f64 = model
+        .ops()
+        .map(|op| {
+            let op = op.unwrap();
+            M4_OP_RATES.rate(&op) * op_work(&model, &op) as f64
+        })
+        .sum();
+    assert_eq!(M4_OP_RATES.instructions(&model), per_op);
+    // Both constants come from the same QEMU run of this model shape.
+    let average = M4_INSTRUCTIONS_PER_MAC * model.macs() as f64;
+    assert!((per_op / average - 1.0).abs() < 0.05, "{per_op} vs {average}");
+    // Pooling work is its input; a MAC op's is its MACs.
+    let separate = SmnShape {
+        fused_pool: false,
+        ..SmnShape::micro()
+    };
+    let blob = random_smn_blob(&separate, 1).unwrap();
+    let model = Model::from_bytes(&blob).unwrap();
+    for op in model.ops().map(Result::unwrap) {
+        if let smn_firmware_core::format::Op::MaxPool2d(p) = op {
+            let t = model.tensor(p.input.into()).unwrap();
+            assert_eq!(
+                op_work(&model, &op),
+                u64::from(t.height) * u64::from(t.width) * u64::from(t.channels)
+            );
+        }
+    }
+    let m4 = CORTEX_M4.estimated_seconds(&Model::from_bytes(&random_smn_blob(&SmnShape::micro(), 1).unwrap()).unwrap());
+    assert!(m4 > 0.1 && m4 < 1.0, "{m4} s");
+}

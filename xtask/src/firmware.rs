@@ -80,6 +80,8 @@ pub struct Report {
     qemu_seconds: f64,
     /// Per op type: (name, SysTick ticks of the profiled pass, MACs).
     op_types: Vec<(String, u64, u64)>,
+    /// Per op type: (name, units of `sim::op_work`, `sim::M4_OP_RATES` rate).
+    op_rates: Vec<(String, u64, f64)>,
     /// Per tensor-writing op: (op index, SysTick ticks of the profiled pass).
     op_ticks: Vec<(usize, u64)>,
 }
@@ -248,10 +250,36 @@ impl Report {
                 );
             }
         }
+        self.print_rates();
         println!(
             "  parity                   {:>10} transcript lines identical (QEMU run {:.1} s)",
             self.transcript_lines, self.qemu_seconds
         );
+    }
+
+    /// Measured instructions per unit of work next to `sim::M4_OP_RATES`,
+    /// which the simulated devices' latency estimates use.
+    fn print_rates(&self) {
+        if self.op_rates.is_empty() {
+            return;
+        }
+        println!("  sim::M4_OP_RATES (instructions per unit of sim::op_work: MAC, pooled input value, head):");
+        for (name, work, assumed) in &self.op_rates {
+            let Some(&(_, ticks, _)) = self.op_types.iter().find(|t| &t.0 == name) else {
+                continue;
+            };
+            if *work == 0 {
+                continue;
+            }
+            let measured = self.ticks_to_instructions(ticks) as f64 / *work as f64;
+            let drift = 100.0 * (measured / assumed - 1.0);
+            let note = if drift.abs() > 10.0 {
+                "  <- update sim::M4_OP_RATES"
+            } else {
+                ""
+            };
+            println!("    {name:<16} measured {measured:>9.3}  assumed {assumed:>9.3}  ({drift:+.1} %){note}");
+        }
     }
 
     fn json(&self) -> String {
@@ -593,6 +621,23 @@ fn op_types(device: &str, blob: &[u8]) -> Result<Vec<(String, u64, u64)>, String
     Ok(out)
 }
 
+/// Per op type of the blob: (name, units of work, assumed rate) from
+/// `sim::op_work` and `sim::M4_OP_RATES` (the two heads together as `Heads`).
+fn op_rates(blob: &[u8]) -> Result<Vec<(String, u64, f64)>, String> {
+    use smn_firmware_core::sim::{op_work, M4_OP_RATES};
+    let model = Model::from_bytes(blob).map_err(|e| format!("host: the model blob does not load: {e}"))?;
+    let mut out: Vec<(String, u64, f64)> = Vec::new();
+    for op in model.ops().filter_map(Result::ok) {
+        let name = if op.output().is_none() { "Heads" } else { op.name() };
+        let (work, rate) = (op_work(&model, &op), M4_OP_RATES.rate(&op));
+        match out.iter_mut().find(|r| r.0 == name) {
+            Some(r) => r.1 += work,
+            None => out.push((name.to_string(), work, rate)),
+        }
+    }
+    Ok(out)
+}
+
 /// Per tensor-writing op: ticks from the firmware's `icount layer <op> <ticks>` lines.
 fn op_ticks(device: &str) -> Result<Vec<(usize, u64)>, String> {
     device
@@ -638,6 +683,7 @@ pub fn firmware(root: &Path) -> Result<Report, String> {
         transcript_lines,
         qemu_seconds,
         op_types: op_types(&device, &assets.blob)?,
+        op_rates: op_rates(&assets.blob)?,
         op_ticks: op_ticks(&device)?,
     };
     report.print();
@@ -720,6 +766,7 @@ mod tests {
             transcript_lines: 46,
             qemu_seconds: 0.5,
             op_types: vec![("Conv2d".into(), 40, 80)],
+            op_rates: vec![("Conv2d".into(), 80, 2.0)],
             op_ticks: vec![(0, 30), (1, 10)],
         };
         let json = report.json();
