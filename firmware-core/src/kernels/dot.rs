@@ -11,16 +11,21 @@
 //!
 //! # Patch layout
 //!
-//! The tiles read a **pair patch**: the patches of two output pixels,
-//! interleaved in groups of four values. For a `k`-value patch it occupies
-//! `2 ·` [`padded`]`(k)` `i16` slots: group `g` (values `4g..4g+4`) of pixel 0
-//! at slots `8g..8g+4`, of pixel 1 at `8g+4..8g+8`; the slots past `k` hold
-//! 0. One pointer walks both pixels. Within a group each engine chooses the
-//! order ([`MacEngine::SWAP_MIDDLE`]): `Portable` keeps the natural order;
-//! `Dsp` swaps the middle two values, `(x0, x2, x1, x3)`, so that one 32-bit
-//! load pairs `(x0, x2)` with `SXTB16(w0..w3) = (w0, w2)` and the next
-//! `(x1, x3)` with `SXTB16(w0..w3, ROR #8) = (w1, w3)`: the weights are read
-//! straight from the blob, four per load, with no repacking of either operand.
+//! The tiles read a **pair patch**: the patches of two output pixels in one
+//! buffer of exactly [`pair_len`]`(k) = 2 ·` [`padded`]`(k)` `i16` slots for
+//! `k`-value patches (the slots past `k` hold 0). Each engine chooses the
+//! layout ([`MacEngine::INTERLEAVED`]):
+//!
+//! * `Portable`: two blocks, pixel 0 in the first half and pixel 1 in the
+//!   second, natural order, so each tile is one long loop over contiguous
+//!   slices that LLVM vectorises.
+//! * `Dsp`: interleaved in groups of four values — group `g` of pixel 0 at
+//!   slots `8g..8g+4`, of pixel 1 at `8g+4..8g+8` — so one pointer walks both
+//!   pixels, and within a group the middle two values swapped,
+//!   `(x0, x2, x1, x3)`, so that one 32-bit load pairs `(x0, x2)` with
+//!   `SXTB16(w0..w3) = (w0, w2)` and the next `(x1, x3)` with
+//!   `SXTB16(w0..w3, ROR #8) = (w1, w3)`: the weights are read straight from
+//!   the blob, four per load, with no repacking of either operand.
 
 /// Longest patch (kernel taps × input channels) a MAC kernel gathers on the
 /// stack as `i16`. Validation rejects larger layers (`docs/int8-spec.md` §4).
@@ -65,30 +70,27 @@ pub const fn pair_len(k: usize) -> usize {
 /// weights past `k` meet zero slots and add nothing). Sums wrap in `i32` like the
 /// hardware; validation bounds them (`docs/int8-spec.md` §4), so they are exact.
 pub trait MacEngine {
-    /// True when the patch layout swaps the middle two values of every
-    /// group of four (`Dsp`), false for the natural order (`Portable`).
-    const SWAP_MIDDLE: bool;
+    /// True for the interleaved, middle-swapped layout (`Dsp`), false for
+    /// two natural-order blocks (`Portable`); see the module documentation.
+    const INTERLEAVED: bool;
 
-    /// Slot of value `i` of pixel `pixel` (0 or 1) in a pair patch.
+    /// Slot of value `i` of pixel `pixel` (0 or 1) in a pair patch of
+    /// `2 · half` slots.
     #[inline(always)]
-    fn slot(i: usize, pixel: usize) -> usize {
-        let within = if Self::SWAP_MIDDLE {
-            ((i & 1) << 1) | ((i >> 1) & 1)
+    fn slot(i: usize, pixel: usize, half: usize) -> usize {
+        if Self::INTERLEAVED {
+            8 * (i / 4) + 4 * pixel + (((i & 1) << 1) | ((i >> 1) & 1))
         } else {
-            i & 3
-        };
-        8 * (i / 4) + 4 * pixel + within
+            pixel * half + i
+        }
     }
 
-    /// `x + offset` for one whole group of four input values, in slot order.
+    /// `x + offset` for one whole group of four input values, in the
+    /// interleaved layout's slot order (`(x0, x2, x1, x3)`).
     #[inline(always)]
     fn group_values(x: [i8; 4], offset: i16) -> [i16; 4] {
         let [v0, v1, v2, v3] = x.map(|v| i16::from(v) + offset);
-        if Self::SWAP_MIDDLE {
-            [v0, v2, v1, v3]
-        } else {
-            [v0, v1, v2, v3]
-        }
+        [v0, v2, v1, v3]
     }
 
     /// `[p0·w0, p0·w1, p1·w0, p1·w1]`: two pixels × two output channels.
@@ -127,54 +129,32 @@ pub(crate) fn from<T>(s: &[T], start: usize) -> &[T] {
 pub struct Portable;
 
 impl MacEngine for Portable {
-    const SWAP_MIDDLE: bool = false;
+    const INTERLEAVED: bool = false;
 
     #[inline(always)]
     fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4] {
+        let (pa, pb) = pp.split_at(pp.len() / 2);
         let mut acc = [0i32; 4];
-        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
-        let full = q0.len().min(q1.len());
-        // Whole groups, unrolled: each patch value and weight is loaded once for two MACs.
-        let mut mac = |a: i16, b: i16, c0: i8, c1: i8| {
+        // One pass over contiguous slices: each patch value and weight is
+        // loaded once for two MACs, and LLVM vectorises the four sums.
+        for (((&a, &b), &c0), &c1) in pa.iter().zip(pb).zip(w0).zip(w1) {
             let (a, b, c0, c1) = (i32::from(a), i32::from(b), i32::from(c0), i32::from(c1));
             acc[0] = acc[0].wrapping_add(a * c0);
             acc[1] = acc[1].wrapping_add(a * c1);
             acc[2] = acc[2].wrapping_add(b * c0);
             acc[3] = acc[3].wrapping_add(b * c1);
-        };
-        for ((p, c0), c1) in pp.chunks_exact(8).zip(q0).zip(q1) {
-            let (pa, pb) = p.split_at_checked(4).unwrap_or((&[], &[]));
-            for (((&a, &b), &c0), &c1) in pa.iter().zip(pb).zip(c0).zip(c1) {
-                mac(a, b, c0, c1);
-            }
-        }
-        // The last, partial group (rows of `k` values, `k` not a multiple of four).
-        let group = from(pp, 8 * full);
-        let (pa, pb) = group.split_at_checked(group.len().min(4)).unwrap_or((&[], &[]));
-        for (((&a, &b), &c0), &c1) in pa.iter().zip(pb).zip(from(w0, 4 * full)).zip(from(w1, 4 * full)) {
-            mac(a, b, c0, c1);
         }
         acc
     }
 
     #[inline(always)]
     fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2] {
+        let pa = pp.get(..pp.len() / 2).unwrap_or(&[]);
         let mut acc = [0i32; 2];
-        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
-        let full = q0.len().min(q1.len());
-        let mut mac = |a: i16, c0: i8, c1: i8| {
+        for ((&a, &c0), &c1) in pa.iter().zip(w0).zip(w1) {
             let a = i32::from(a);
             acc[0] = acc[0].wrapping_add(a * i32::from(c0));
             acc[1] = acc[1].wrapping_add(a * i32::from(c1));
-        };
-        for ((p, c0), c1) in pp.chunks_exact(8).zip(q0).zip(q1) {
-            for ((&a, &c0), &c1) in p.iter().zip(c0).zip(c1) {
-                mac(a, c0, c1);
-            }
-        }
-        let group = from(pp, 8 * full);
-        for ((&a, &c0), &c1) in group.iter().take(4).zip(from(w0, 4 * full)).zip(from(w1, 4 * full)) {
-            mac(a, c0, c1);
         }
         acc
     }
@@ -219,8 +199,16 @@ pub type Native = Portable;
 /// the patch so that none are).
 #[inline(always)]
 pub fn gather<E: MacEngine>(pp: &mut [i16], pixel: usize, start: usize, x: &[i8], offset: i16) {
+    let half = pp.len() / 2;
+    if !E::INTERLEAVED {
+        let dst = pp.get_mut(pixel * half + start..).unwrap_or(&mut []);
+        for (d, &v) in dst.iter_mut().zip(x) {
+            *d = i16::from(v) + offset;
+        }
+        return;
+    }
     let put = |pp: &mut [i16], i: usize, v: i8| {
-        if let Some(d) = pp.get_mut(E::slot(i, pixel)) {
+        if let Some(d) = pp.get_mut(E::slot(i, pixel, half)) {
             *d = i16::from(v) + offset;
         }
     };
@@ -325,7 +313,7 @@ pub(crate) mod tests {
         let mut p = std::vec![i16::MIN; pair_len(start + n)];
         gather::<E>(&mut p, pixel, start, &x, -3);
         for (i, &v) in x.iter().enumerate() {
-            assert_eq!(p[E::slot(start + i, pixel)], v as i16 - 3);
+            assert_eq!(p[E::slot(start + i, pixel, p.len() / 2)], v as i16 - 3);
         }
         assert_eq!(p.iter().filter(|&&v| v != i16::MIN).count(), n);
     }

@@ -248,7 +248,7 @@ fn group_1x2(acc: [i32; 2], p: &[i16], c0: u32, c1: u32) -> [i32; 2] {
 pub struct Dsp;
 
 impl MacEngine for Dsp {
-    const SWAP_MIDDLE: bool = true;
+    const INTERLEAVED: bool = true;
 
     /// One word load, two `SXTB16` and two `SADD16`: the swapped-middle
     /// order is exactly the order `SXTB16` produces.
