@@ -238,7 +238,7 @@ pub struct SimReport {
     pub macs: u64,
     /// Blob bytes in flash.
     pub flash_used: usize,
-    /// Arena + input image + model struct bytes in RAM.
+    /// RAM the model needs ([`ram_needed`]: arena, input image, `Model`, engine stack).
     pub ram_used: usize,
     /// Of which: the arena.
     pub arena_bytes: usize,
@@ -257,10 +257,16 @@ pub struct SimulatedDevice {
     flash: Vec<u8>,
 }
 
-/// Bytes of RAM a loaded model needs besides the arena: the `Model` struct
-/// (tensor table) and the RGB input image buffer.
+/// Stack that [`Model::run`] itself needs: 19,160 B measured on the
+/// Cortex-M4 (`cargo xtask firmware`, painted-stack high-water mark of the
+/// whole firmware), 8 KiB of it the kernels' patch scratch; rounded up.
+pub const ENGINE_STACK_BYTES: usize = 20 * 1024;
+
+/// Bytes of RAM a loaded model needs: the arena, the `Model` struct (tensor
+/// table), the RGB input image buffer and the engine's stack
+/// ([`ENGINE_STACK_BYTES`]).
 pub fn ram_needed(model: &Model<'_>) -> usize {
-    model.arena_bytes() + model.input_len() + core::mem::size_of::<Model<'static>>()
+    model.arena_bytes() + model.input_len() + core::mem::size_of::<Model<'static>>() + ENGINE_STACK_BYTES
 }
 
 impl SimulatedDevice {
