@@ -31,11 +31,24 @@ pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
 /// `shift` is clamped to `[-31, 30]` (validation rejects other values).
 #[inline(always)]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    // The common case of every requantisation: no left shift, and a
+    // multiplier that cannot meet SRDHM's one saturating input pair. Same
+    // result as the general path, in about half the instructions; the
+    // general path stays out of line so the kernels' loops stay small.
+    if (-31..=0).contains(&shift) && multiplier != i32::MIN {
+        let high = ((i64::from(x) * i64::from(multiplier) + (1i64 << 30)) >> 31) as i32;
+        return rounding_divide_by_pot(high, shift.unsigned_abs());
+    }
+    mbqm_general(x, multiplier, shift)
+}
+
+/// [`multiply_by_quantized_multiplier`] for any shift and multiplier.
+#[cold]
+#[inline(never)]
+fn mbqm_general(x: i32, multiplier: i32, shift: i32) -> i32 {
     let shift = shift.clamp(-31, 30);
     let left = shift.max(0) as u32;
     let right = (-shift).max(0) as u32;
-    // Requantisation multipliers almost always have `shift ≤ 0`: skip the
-    // saturating 64-bit left shift then.
     let shifted = if left == 0 {
         x
     } else {
@@ -138,7 +151,7 @@ mod tests {
         let mut rng = Rng::new(3);
         for shift in -31..=30 {
             for &x in &EDGES {
-                for &m in &[0, 1, 1 << 30, i32::MAX, 1_518_500_250] {
+                for &m in &[0, 1, 1 << 30, i32::MAX, 1_518_500_250, -1, -(1 << 30), i32::MIN] {
                     assert_eq!(
                         multiply_by_quantized_multiplier(x, m, shift) as i64,
                         mbqm_ref(x, m, shift)
