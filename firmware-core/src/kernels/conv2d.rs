@@ -15,7 +15,7 @@
 //! this equals pooling the requantised outputs, bit for bit, while the
 //! full-resolution tensor is never stored and three of four requantisations
 //! are skipped.
-use super::dot::{gather, pair_len, weight_row, MacEngine, Native, PatchScratch, MAX_PATCH};
+use super::dot::{gather, gather_spans, pair_len, weight_row, MacEngine, Native, PatchScratch, MAX_PATCH};
 use super::params::{Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::{OutputStage, Shape};
@@ -109,8 +109,19 @@ fn gather_patch<E: MacEngine>(
     let (kx_lo, kx_hi, ix0) = valid_taps(ox, usize::from(w.stride_w), usize::from(w.pad_left), kw, in_w);
     let offset = i16::try_from(-args.input_zero_point).map_err(|_| Error::Internal)?;
     let span = (kx_hi - kx_lo) * in_c;
+    let row_start = |row: usize| ((iy0 + row) * in_w + ix0) * in_c;
+    if span % 4 != 0 && ky_hi - ky_lo == kh && kx_hi - kx_lo == kw {
+        // The whole window is inside and its rows are not whole groups of
+        // four (e.g. 3 input channels): the patch is the kernel rows one after
+        // the other, gathered a group of four at a time across row ends.
+        let last = row_start(kh.saturating_sub(1));
+        args.input.get(last..last + span).ok_or(Error::Internal)?;
+        let rows = (0..kh).map(|row| args.input.get(row_start(row)..row_start(row) + span).unwrap_or(&[]));
+        gather_spans::<E>(pp, pixel, rows, offset);
+        return Ok(());
+    }
     for (row, ky) in (ky_lo..ky_hi).enumerate() {
-        let x_start = ((iy0 + row) * in_w + ix0) * in_c;
+        let x_start = row_start(row);
         let xs = args.input.get(x_start..x_start + span).ok_or(Error::Internal)?;
         gather::<E>(pp, pixel, (ky * kw + kx_lo) * in_c, xs, offset);
     }

@@ -241,6 +241,73 @@ pub fn gather<E: MacEngine>(pp: &mut [i16], pixel: usize, start: usize, x: &[i8]
     }
 }
 
+/// Writes values `x + offset` of group `g` (values `4g..4g+4`) of pixel
+/// `pixel` into the pair patch `pp`.
+#[inline(always)]
+fn put_group<E: MacEngine>(pp: &mut [i16], pixel: usize, g: usize, x: [i8; 4], offset: i16) {
+    if E::INTERLEAVED {
+        if let Some([d0, d1, d2, d3]) = pp.get_mut(8 * g + 4 * pixel..8 * g + 4 * pixel + 4) {
+            [*d0, *d1, *d2, *d3] = E::group_values(x, offset);
+        }
+    } else {
+        let at = pixel * (pp.len() / 2) + 4 * g;
+        if let Some([d0, d1, d2, d3]) = pp.get_mut(at..at + 4) {
+            [*d0, *d1, *d2, *d3] = x.map(|v| i16::from(v) + offset);
+        }
+    }
+}
+
+/// Writes the concatenation of `spans` (plus `offset`) as values `0..` of
+/// pixel `pixel` into the pair patch `pp`, a whole group of four at a time:
+/// values that straddle two spans are carried over, so a patch whose kernel
+/// rows are not multiples of four long (3 input channels: rows of 9) costs
+/// no per-value slot arithmetic. The last, partial group is completed with
+/// the zero point (value 0 after the offset), as the padding slots are.
+#[inline(always)]
+pub fn gather_spans<'x, E: MacEngine>(
+    pp: &mut [i16],
+    pixel: usize,
+    spans: impl Iterator<Item = &'x [i8]>,
+    offset: i16,
+) {
+    let zero = i8::try_from(-offset).unwrap_or(0);
+    let (mut carry, mut held, mut g) = ([zero; 4], 0usize, 0usize);
+    for span in spans {
+        let mut rest = span;
+        // Complete a group begun in the previous span.
+        while held > 0 {
+            let Some((&v, tail)) = rest.split_first() else { break };
+            if let Some(c) = carry.get_mut(held) {
+                *c = v;
+            }
+            held += 1;
+            rest = tail;
+            if held == 4 {
+                put_group::<E>(pp, pixel, g, carry, offset);
+                (g, held) = (g + 1, 0);
+            }
+        }
+        let quads = rest.chunks_exact(4);
+        let left = quads.remainder();
+        for q in quads {
+            if let &[a, b, c, d] = q {
+                put_group::<E>(pp, pixel, g, [a, b, c, d], offset);
+            }
+            g += 1;
+        }
+        for (c, &v) in carry.iter_mut().zip(left) {
+            *c = v;
+        }
+        held += left.len();
+    }
+    if held > 0 {
+        for c in carry.iter_mut().skip(held) {
+            *c = zero;
+        }
+        put_group::<E>(pp, pixel, g, carry, offset);
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -316,6 +383,37 @@ pub(crate) mod tests {
             assert_eq!(p[E::slot(start + i, pixel, p.len() / 2)], v as i16 - 3);
         }
         assert_eq!(p.iter().filter(|&&v| v != i16::MIN).count(), n);
+    }
+
+    fn spans_case<E: MacEngine>(rng: &mut Rng) {
+        let rows: Vec<Vec<i8>> = (0..rng.below(5))
+            .map(|_| {
+                let n = rng.below(12) as usize;
+                rng.vec_i8(n, Rng::activation)
+            })
+            .collect();
+        let all: Vec<i8> = rows.iter().flatten().copied().collect();
+        let pixel = rng.below(2) as usize;
+        let offset = rng.range(-127, 128) as i16;
+        let mut want = std::vec![7i16; pair_len(all.len())];
+        let mut got = want.clone();
+        gather::<E>(&mut want, pixel, 0, &all, offset);
+        gather_spans::<E>(&mut got, pixel, rows.iter().map(Vec::as_slice), offset);
+        // Same values; the partial last group is completed with 0 (x = zero point).
+        for i in 0..padded(all.len()) {
+            let slot = E::slot(i, pixel, got.len() / 2);
+            let expect = if i < all.len() { want[slot] } else { 0 };
+            assert_eq!(got[slot], expect, "value {i} of {}", all.len());
+        }
+    }
+
+    #[test]
+    fn gather_spans_equals_gather_of_the_concatenation() {
+        let mut rng = Rng::new(6);
+        for _ in 0..1_000 {
+            spans_case::<Portable>(&mut rng);
+            spans_case::<Dsp>(&mut rng);
+        }
     }
 
     #[test]
