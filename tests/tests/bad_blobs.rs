@@ -24,11 +24,11 @@ use std::sync::OnceLock;
 use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, Rng, SmnShape};
 use smn_firmware_core::crc32::crc32;
 use smn_firmware_core::format::{
-    AttributeHead, Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Header, LandmarkHead, Op, Pool2d, Preamble,
-    Quant, Requant, TensorDesc, FORMAT_VERSION, INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION,
-    PREAMBLE_LEN,
+    AttributeHead, Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Header, LandmarkHead, Op, Pool2d, Quant,
+    Requant, TensorDesc, FORMAT_VERSION, INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION, PREAMBLE_LEN,
 };
 use smn_firmware_core::{Error, Model, Outputs, Section};
+use smn_tests::seal_version;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -85,20 +85,9 @@ fn payload(p: &Parts) -> Vec<u8> {
     records(p).into_iter().flat_map(|(_, bytes)| bytes).collect()
 }
 
-/// Preamble (magic, version 1, length, CRC-32) + `payload`.
+/// Preamble (magic, current version, length, CRC-32) + `payload`.
 fn seal(payload: &[u8]) -> Vec<u8> {
     seal_version(payload, FORMAT_VERSION)
-}
-
-fn seal_version(payload: &[u8], version: u16) -> Vec<u8> {
-    let preamble = Preamble {
-        version,
-        payload_len: payload.len() as u32,
-        crc32: crc32(payload),
-    };
-    let mut blob = preamble.to_bytes().to_vec();
-    blob.extend_from_slice(payload);
-    blob
 }
 
 /// Decodes the tiny blob, applies `edit`, sets the header counts from the

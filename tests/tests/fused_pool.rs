@@ -2,10 +2,10 @@
 //! the very bits of a separate conv and pool, in less arena; its shapes and
 //! patch limit are validated; version-1 blobs still load.
 use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, BuildError, SmnShape};
-use smn_firmware_core::crc32::crc32;
-use smn_firmware_core::format::{Op, Preamble, FORMAT_VERSION, MIN_FORMAT_VERSION, PREAMBLE_LEN};
+use smn_firmware_core::format::{Op, FORMAT_VERSION, MIN_FORMAT_VERSION, PREAMBLE_LEN};
 use smn_firmware_core::kernels::conv2d::MAX_POOLED_PATCH;
 use smn_firmware_core::{Error, Model, Outputs};
+use smn_tests::seal_version;
 
 /// Outputs of a run and the tensors written by the ops named `pooled_op`.
 fn run(blob: &[u8], pooled_op: &str) -> (Outputs, Vec<Vec<i8>>, usize) {
@@ -81,18 +81,7 @@ fn with_first_fused_op(edit: impl FnOnce(&mut Op<'_>)) -> Result<(), Error> {
         payload.extend(postcard::to_allocvec(&op).unwrap());
     }
     assert!(edit.is_none(), "the micro model has a fused op");
-    Model::from_bytes(&seal(&payload, FORMAT_VERSION)).map(|_| ())
-}
-
-fn seal(payload: &[u8], version: u16) -> Vec<u8> {
-    let preamble = Preamble {
-        version,
-        payload_len: payload.len() as u32,
-        crc32: crc32(payload),
-    };
-    let mut blob = preamble.to_bytes().to_vec();
-    blob.extend_from_slice(payload);
-    blob
+    Model::from_bytes(&seal_version(&payload, FORMAT_VERSION)).map(|_| ())
 }
 
 #[test]
@@ -147,12 +136,12 @@ fn fused_patch_limit_is_half_the_plain_one() {
 fn version_1_blobs_without_fused_ops_still_load() {
     assert_eq!(MIN_FORMAT_VERSION, 1);
     let blob = random_smn_blob(&SmnShape::tiny(), 1).unwrap();
-    let v1 = seal(&blob[PREAMBLE_LEN..], 1);
+    let v1 = seal_version(&blob[PREAMBLE_LEN..], 1);
     let (a, b) = (Model::from_bytes(&blob).unwrap(), Model::from_bytes(&v1).unwrap());
     let image = synthetic_test_image(16, 16, 1);
     let mut arena = vec![0u8; a.arena_bytes()];
     assert_eq!(a.run(&image, &mut arena).unwrap(), b.run(&image, &mut arena).unwrap());
-    let err = Model::from_bytes(&seal(&blob[PREAMBLE_LEN..], FORMAT_VERSION + 1)).err();
+    let err = Model::from_bytes(&seal_version(&blob[PREAMBLE_LEN..], FORMAT_VERSION + 1)).err();
     assert_eq!(
         err,
         Some(Error::UnsupportedVersion {
