@@ -10,7 +10,7 @@ use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, Rng, Smn
 use smn_firmware_core::format::Window;
 use smn_firmware_core::kernels::concat_conv1x1::{concat_conv1x1, ConcatConv1x1Args};
 use smn_firmware_core::kernels::conv2d::{conv2d, Conv2dArgs};
-use smn_firmware_core::kernels::fully_connected::fully_connected;
+use smn_firmware_core::kernels::fully_connected::{fully_connected, FullyConnectedArgs};
 use smn_firmware_core::kernels::params::ChannelParams;
 use smn_firmware_core::kernels::{avg_pool::avg_pool, global_avg_pool::global_avg_pool, max_pool::max_pool};
 use smn_firmware_core::kernels::{OutputStage, Shape};
@@ -185,7 +185,14 @@ fn kernels(c: &mut Criterion) {
     let mut yf = vec![0i8; 64];
     g.throughput(Throughput::Elements(64 * 1024));
     g.bench_function("fully_connected_1024_to_64", |b| {
-        b.iter(|| fully_connected(black_box(&xf), -128, &wf, pf.view(), STAGE, &mut yf).unwrap())
+        let args = FullyConnectedArgs {
+            input: &xf,
+            input_zero_point: -128,
+            weights: &wf,
+            channels: pf.view(),
+            output_stage: STAGE,
+        };
+        b.iter(|| fully_connected(black_box(&args), &mut yf).unwrap())
     });
 
     // Pooling: 64×64×16 → 32×32×16 (throughput = input values).

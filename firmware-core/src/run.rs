@@ -5,7 +5,7 @@ use crate::kernels::attribute_head::attributes;
 use crate::kernels::avg_pool::avg_pool;
 use crate::kernels::concat_conv1x1::{concat_conv1x1, concat_conv1x1_in_place, ConcatConv1x1Args};
 use crate::kernels::conv2d::{conv2d, Conv2dArgs};
-use crate::kernels::fully_connected::fully_connected;
+use crate::kernels::fully_connected::{fully_connected, FullyConnectedArgs};
 use crate::kernels::global_avg_pool::global_avg_pool;
 use crate::kernels::input::convert_rgb;
 use crate::kernels::landmark_head::landmarks;
@@ -155,14 +155,14 @@ impl<'a> Model<'a> {
                     multipliers: f.requant.multipliers.0,
                     shifts: f.requant.shifts.0,
                 };
-                fully_connected(
-                    x,
-                    i32::from(input.quant.zero_point),
-                    bytemuck::must_cast_slice(f.weights.0),
-                    params,
-                    stage(output, f.clamp),
-                    y,
-                )
+                let args = FullyConnectedArgs {
+                    input: x,
+                    input_zero_point: i32::from(input.quant.zero_point),
+                    weights: bytemuck::must_cast_slice(f.weights.0),
+                    channels: params,
+                    output_stage: stage(output, f.clamp),
+                };
+                fully_connected(&args, y)
             }
             Op::LandmarkHead(h) => {
                 let input = self.desc(h.input)?;

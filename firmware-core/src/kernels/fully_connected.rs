@@ -7,27 +7,38 @@ use super::OutputStage;
 use crate::Error;
 use core::num::NonZeroUsize;
 
-/// Runs the layer: `weights` is `output.len() × input.len()`.
-pub fn fully_connected(
-    input: &[i8],
-    input_zero_point: i32,
-    weights: &[i8],
-    channels: ChannelParams<'_>,
-    output_stage: OutputStage,
-    output: &mut [i8],
-) -> Result<(), Error> {
-    fully_connected_with::<Native>(input, input_zero_point, weights, channels, output_stage, output)
+/// Everything a fully connected layer reads.
+#[derive(Clone, Copy, Debug)]
+pub struct FullyConnectedArgs<'a> {
+    /// The flattened input.
+    pub input: &'a [i8],
+    /// Input zero point (subtracted from every input value).
+    pub input_zero_point: i32,
+    /// `out × input.len()` weights, row-major.
+    pub weights: &'a [i8],
+    /// Per-output bias and requantisation.
+    pub channels: ChannelParams<'a>,
+    /// Output zero point and clamp.
+    pub output_stage: OutputStage,
+}
+
+/// Runs the layer into `output` (one value per weight row).
+pub fn fully_connected(args: &FullyConnectedArgs<'_>, output: &mut [i8]) -> Result<(), Error> {
+    fully_connected_with::<Native>(args, output)
 }
 
 /// [`fully_connected`] on a chosen MAC engine (the tests run both).
 pub(crate) fn fully_connected_with<E: MacEngine>(
-    input: &[i8],
-    input_zero_point: i32,
-    weights: &[i8],
-    channels: ChannelParams<'_>,
-    output_stage: OutputStage,
+    args: &FullyConnectedArgs<'_>,
     output: &mut [i8],
 ) -> Result<(), Error> {
+    let FullyConnectedArgs {
+        input,
+        input_zero_point,
+        weights,
+        channels,
+        output_stage,
+    } = *args;
     // `NonZeroUsize` (see conv2d): no `chunks_exact` panic path.
     let row_len = NonZeroUsize::new(input.len()).ok_or(Error::Internal)?.get();
     let finish = |acc: i32, ch: super::params::Channel| {
@@ -84,7 +95,14 @@ mod tests {
                 min: lo as i32,
                 max: hi as i32,
             };
-            fully_connected_with::<E>(&x, zpi as i32, &w, params, stage, &mut out).unwrap();
+            let args = FullyConnectedArgs {
+                input: &x,
+                input_zero_point: zpi as i32,
+                weights: &w,
+                channels: params,
+                output_stage: stage,
+            };
+            fully_connected_with::<E>(&args, &mut out).unwrap();
             for o in 0..m {
                 let (b, mu, s) = p.raw[o];
                 let acc: i64 = b as i64 + (0..n).map(|i| (x[i] as i64 - zpi) * w[o * n + i] as i64).sum::<i64>();
