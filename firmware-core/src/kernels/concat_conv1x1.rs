@@ -67,6 +67,10 @@ pub fn concat_conv1x1_in_place(
     run::<Native>(args, None, tensor, out_channels)
 }
 
+/// Output channels whose parameters the kernel decodes once per op, on the
+/// stack (20 bytes each); wider layers decode them per pixel pair.
+const CACHED_CHANNELS: usize = 64;
+
 /// A weight row split into its `a` (first `ca`) and `b` parts.
 #[inline(always)]
 fn split_row(row: &[i8], ca: usize) -> Result<(&[i8], &[i8]), Error> {
@@ -107,6 +111,22 @@ pub(crate) fn run<E: MacEngine>(
         let yb = multiply_by_quantized_multiplier(dot_b, mb, sb);
         stage.finish(ya.saturating_add(yb))
     };
+    // Each output channel's parameters, decoded from the blob's bytes once
+    // per op (not once per pixel pair) when there are at most CACHED_CHANNELS.
+    let decode = |j: usize| -> Result<(Channel, (i32, i32)), Error> {
+        let ch = args.channels_a.get(j).ok_or(Error::Internal)?;
+        Ok((
+            ch,
+            requant_at(args.multipliers_b, args.shifts_b, j).ok_or(Error::Internal)?,
+        ))
+    };
+    let mut cache = [(Channel::default(), (0, 0)); CACHED_CHANNELS];
+    let cached = oc <= CACHED_CHANNELS;
+    if cached {
+        for (j, slot) in cache.iter_mut().enumerate().take(oc) {
+            *slot = decode(j)?;
+        }
+    }
     for pair in 0..pixels.div_ceil(2) {
         let first = 2 * pair;
         let both = first + 1 < pixels;
@@ -137,11 +157,10 @@ pub(crate) fn run<E: MacEngine>(
         let (out0, out1) = out.split_at_mut_checked(oc).ok_or(Error::Internal)?;
         let mut rows = args.weights.chunks_exact(ca_cb);
         let params = |j: usize| -> Result<(Channel, (i32, i32)), Error> {
-            let ch = args.channels_a.get(j).ok_or(Error::Internal)?;
-            Ok((
-                ch,
-                requant_at(args.multipliers_b, args.shifts_b, j).ok_or(Error::Internal)?,
-            ))
+            match cache.get(j) {
+                Some(&p) if cached => Ok(p),
+                _ => decode(j),
+            }
         };
         // Output channels two at a time: each patch word feeds both.
         let mut outs1 = out1.chunks_mut(2);
@@ -197,11 +216,22 @@ mod tests {
         let mut rng = Rng::new(seed);
         for case in 0..500 {
             let pixels = rng.range(1, 40) as usize;
-            let (ca, cb, co) = (
-                rng.range(1, 20) as usize,
-                rng.range(1, 20) as usize,
-                rng.range(1, 20) as usize,
-            );
+            // Every 10th case is wider than the per-op parameter cache
+            // (CACHED_CHANNELS), in place included.
+            let wide = case % 10 == 0;
+            let (ca, cb, co) = if wide {
+                (
+                    rng.range(70, 90) as usize,
+                    rng.range(1, 20) as usize,
+                    rng.range(65, 70) as usize,
+                )
+            } else {
+                (
+                    rng.range(1, 20) as usize,
+                    rng.range(1, 20) as usize,
+                    rng.range(1, 20) as usize,
+                )
+            };
             let a = rng.vec_i8(pixels * ca, Rng::activation);
             let b = rng.vec_i8(pixels * cb, Rng::activation);
             let w = rng.vec_i8(co * (ca + cb), Rng::weight);

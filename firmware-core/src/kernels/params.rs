@@ -22,7 +22,7 @@ pub struct ChannelParams<'a> {
 }
 
 /// One output channel's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Channel {
     /// Accumulator start value.
     pub bias: i32,
