@@ -17,6 +17,7 @@
 use super::dot::{gather, pair_len, MacEngine, Native, PatchScratch, MAX_PATCH};
 use super::params::{requant_at, Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
+use super::simd_dispatch::with_best_simd;
 use super::OutputStage;
 use crate::Error;
 use core::num::NonZeroUsize;
@@ -54,7 +55,7 @@ pub fn concat_conv1x1(
     output: &mut [i8],
     out_channels: usize,
 ) -> Result<(), Error> {
-    run::<Native>(args, Some(a), output, out_channels)
+    with_best_simd(|| run::<Native>(args, Some(a), output, out_channels))
 }
 
 /// Runs the op in place: `tensor` holds `a` (`pixels × c_a`) on entry and
@@ -64,7 +65,7 @@ pub fn concat_conv1x1_in_place(
     tensor: &mut [i8],
     out_channels: usize,
 ) -> Result<(), Error> {
-    run::<Native>(args, None, tensor, out_channels)
+    with_best_simd(|| run::<Native>(args, None, tensor, out_channels))
 }
 
 /// Output channels whose parameters the kernel decodes once per op, on the
@@ -84,6 +85,7 @@ fn halves(p: &mut [i16], len_a: usize, len_b: usize) -> Option<(&mut [i16], &mut
 }
 
 /// The op on a chosen engine; `a = None` reads `a` from `output` (in place).
+#[inline(always)]
 pub(crate) fn run<E: MacEngine>(
     args: &ConcatConv1x1Args<'_>,
     a: Option<&[i8]>,

@@ -18,6 +18,7 @@
 use super::dot::{gather, gather_spans, pair_len, weight_row, MacEngine, Native, PatchScratch, MAX_PATCH};
 use super::params::{Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
+use super::simd_dispatch::with_best_simd;
 use super::{OutputStage, Shape};
 use crate::format::Window;
 use crate::Error;
@@ -159,10 +160,11 @@ fn finish(stage: &OutputStage, ch: Channel, acc: i32) -> i8 {
 /// Runs the convolution into `output` (`output_shape.len()` values; the
 /// pooled shape when [`Conv2dArgs::pool_2x2`]).
 pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
-    conv2d_with::<Native>(args, output, output_shape)
+    with_best_simd(|| conv2d_with::<Native>(args, output, output_shape))
 }
 
 /// [`conv2d`] on a chosen MAC engine (the tests run both).
+#[inline(always)]
 pub(crate) fn conv2d_with<E: MacEngine>(
     args: &Conv2dArgs<'_>,
     output: &mut [i8],

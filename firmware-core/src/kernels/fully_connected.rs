@@ -3,6 +3,7 @@
 use super::dot::{MacEngine, Native};
 use super::params::ChannelParams;
 use super::requant::multiply_by_quantized_multiplier;
+use super::simd_dispatch::with_best_simd;
 use super::OutputStage;
 use crate::Error;
 use core::num::NonZeroUsize;
@@ -24,10 +25,11 @@ pub struct FullyConnectedArgs<'a> {
 
 /// Runs the layer into `output` (one value per weight row).
 pub fn fully_connected(args: &FullyConnectedArgs<'_>, output: &mut [i8]) -> Result<(), Error> {
-    fully_connected_with::<Native>(args, output)
+    with_best_simd(|| fully_connected_with::<Native>(args, output))
 }
 
 /// [`fully_connected`] on a chosen MAC engine (the tests run both).
+#[inline(always)]
 pub(crate) fn fully_connected_with<E: MacEngine>(
     args: &FullyConnectedArgs<'_>,
     output: &mut [i8],

@@ -17,6 +17,7 @@ pub mod max_pool;
 pub mod params;
 pub mod pool_window;
 pub mod requant;
+mod simd_dispatch;
 
 /// Height, width and channels of an NHWC tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
