@@ -24,7 +24,7 @@ use std::vec::Vec;
 /// (`dsp`), measured under QEMU by `cargo xtask firmware` (which prints the
 /// current measurement next to this constant): a one-number summary; the
 /// estimates use the per-op-type [`M4_OP_RATES`].
-pub const M4_INSTRUCTIONS_PER_MAC: f64 = 2.020;
+pub const M4_INSTRUCTIONS_PER_MAC: f64 = 2.014;
 
 /// Cortex-M4 instructions per unit of [`op_work`], per op type.
 #[derive(Clone, Copy, Debug, PartialEq)]
