@@ -204,7 +204,7 @@ pub(crate) fn run<E: MacEngine>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::conv2d::tests::{random_params, requant_ref};
+    use crate::kernels::test_util::{random_params, requant_ref};
     use crate::rng::Rng;
     use std::vec::Vec;
 

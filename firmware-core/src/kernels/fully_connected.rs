@@ -68,7 +68,7 @@ pub(crate) fn fully_connected_with<E: MacEngine>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::conv2d::tests::{random_params, requant_ref};
+    use crate::kernels::test_util::{random_params, requant_ref};
     use crate::rng::Rng;
 
     #[test]

@@ -18,6 +18,8 @@ pub mod params;
 pub mod pool_window;
 pub mod requant;
 mod simd_dispatch;
+#[cfg(test)]
+mod test_util;
 
 /// Height, width and channels of an NHWC tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
