@@ -1,0 +1,282 @@
+//! What `cargo xtask firmware` measured: sizes, instruction counts, the
+//! printed report and its JSON.
+use super::*;
+
+/// What `cargo xtask firmware` measured.
+pub struct Report {
+    pub(super) blob_bytes: u64,
+    pub(super) arena_bytes: u64,
+    pub(super) macs: u64,
+    pub(super) sections: Vec<(String, u64)>,
+    pub(super) calibration: Calibration,
+    pub(super) inference_ticks: u64,
+    pub(super) inference_instructions: u64,
+    /// Peak stack use over the whole firmware run (painted-stack high-water mark).
+    pub(super) stack_bytes: u64,
+    /// RAM left for the stack: 192 KiB minus `.data`/`.bss`/`.uninit`.
+    pub(super) stack_budget_bytes: u64,
+    pub(super) transcript_lines: usize,
+    pub(super) qemu_seconds: f64,
+    /// Per op type: (name, SysTick ticks of the profiled pass, MACs).
+    pub(super) op_types: Vec<(String, u64, u64)>,
+    /// Per op type: (name, units of `sim::op_work`, `sim::M4_OP_RATES` rate).
+    pub(super) op_rates: Vec<(String, u64, f64)>,
+    /// Per tensor-writing op: (op index, SysTick ticks of the profiled pass).
+    pub(super) op_ticks: Vec<(usize, u64)>,
+}
+
+/// SysTick calibration of a QEMU run: `instructions` executed in `ticks`
+/// (the `icount calibration_*` lines both firmwares print).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calibration {
+    /// Instructions of the calibration loop difference (4,000,000).
+    pub instructions: u64,
+    /// SysTick ticks they took.
+    pub ticks: u64,
+}
+
+impl Calibration {
+    /// Reads the `icount calibration_instructions` / `calibration_ticks` lines.
+    pub fn parse(device: &str) -> Result<Calibration, String> {
+        Ok(Calibration {
+            instructions: device_value(device, ICOUNT_PREFIX, "calibration_instructions")?,
+            ticks: device_value(device, ICOUNT_PREFIX, "calibration_ticks")?,
+        })
+    }
+
+    /// Instructions executed in `ticks` SysTick ticks (rounded; 0 without a calibration).
+    pub fn instructions(&self, ticks: u64) -> u64 {
+        (ticks * self.instructions + self.ticks / 2)
+            .checked_div(self.ticks)
+            .unwrap_or(0)
+    }
+
+    /// Instructions per tick.
+    pub(super) fn ratio(&self) -> f64 {
+        self.instructions as f64 / self.ticks as f64
+    }
+}
+
+impl Report {
+    pub(super) fn section(&self, name: &str) -> u64 {
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |&(_, size)| size)
+    }
+
+    /// Bytes in flash: vector table, code, read-only data (the model blob and
+    /// the test image live in `.rodata`) and the `.data` initialisers.
+    pub(super) fn flash_bytes(&self) -> u64 {
+        self.section(".vector_table") + self.section(".text") + self.section(".rodata") + self.section(".data")
+    }
+
+    /// Statically allocated RAM (the stack takes the rest of the 192 KiB).
+    pub(super) fn ram_bytes(&self) -> u64 {
+        self.section(".data") + self.section(".bss") + self.section(".uninit")
+    }
+
+    pub(super) fn ticks_to_instructions(&self, ticks: u64) -> u64 {
+        self.calibration.instructions(ticks)
+    }
+
+    /// Instructions of one timed `Model::run` (input conversion, every op, heads).
+    pub fn inference_instructions(&self) -> u64 {
+        self.inference_instructions
+    }
+
+    /// Bytes of firmware-core's arena.
+    pub fn arena_bytes(&self) -> u64 {
+        self.arena_bytes
+    }
+
+    /// Peak stack use of the firmware run (painted-stack high-water mark).
+    pub fn stack_bytes(&self) -> u64 {
+        self.stack_bytes
+    }
+
+    /// Instructions of tensor-writing op `op_index` in the profiled pass
+    /// (ticks since the previous op: the first op includes the input
+    /// conversion, every op a few dozen instructions of the observer).
+    pub fn op_instructions(&self, op_index: usize) -> Option<u64> {
+        self.op_ticks
+            .iter()
+            .find(|&&(i, _)| i == op_index)
+            .map(|&(_, ticks)| self.ticks_to_instructions(ticks))
+    }
+
+    /// Instructions of the two heads in the profiled pass (timed together).
+    pub fn heads_instructions(&self) -> Option<u64> {
+        self.op_types
+            .iter()
+            .find(|(name, _, _)| name == "Heads")
+            .map(|&(_, ticks, _)| self.ticks_to_instructions(ticks))
+    }
+
+    pub(super) fn instructions_per_mac(&self) -> f64 {
+        if self.macs == 0 {
+            0.0
+        } else {
+            self.inference_instructions as f64 / self.macs as f64
+        }
+    }
+
+    pub(super) fn print(&self) {
+        let kib = |b: u64| b as f64 / 1024.0;
+        println!("firmware report (thumbv7em-none-eabihf, QEMU mps2-an386 Cortex-M4, -icount shift=0)");
+        println!(
+            "  model blob (flash)       {:>10} B  ({:.1} KiB)",
+            self.blob_bytes,
+            kib(self.blob_bytes)
+        );
+        println!(
+            "  arena (RAM)              {:>10} B  ({:.1} KiB)",
+            self.arena_bytes,
+            kib(self.arena_bytes)
+        );
+        for name in [".vector_table", ".text", ".rodata", ".data", ".bss"] {
+            println!("  ELF {name:<20} {:>10} B", self.section(name));
+        }
+        println!(
+            "  flash used               {:>10} B  ({:.1} of {} KiB)",
+            self.flash_bytes(),
+            kib(self.flash_bytes()),
+            FLASH_BUDGET / 1024
+        );
+        println!(
+            "  static RAM used          {:>10} B  ({:.1} of {} KiB, rest is stack)",
+            self.ram_bytes(),
+            kib(self.ram_bytes()),
+            RAM_BUDGET / 1024
+        );
+        println!(
+            "  stack high-water mark    {:>10} B  (of {} B free for the stack)",
+            self.stack_bytes, self.stack_budget_bytes
+        );
+        println!(
+            "  calibration              {:>10} instructions = {} SysTick ticks ({:.3} instructions/tick)",
+            self.calibration.instructions,
+            self.calibration.ticks,
+            self.calibration.ratio()
+        );
+        println!("  inference ticks          {:>10}", self.inference_ticks);
+        println!("  instructions/inference   {:>10}", self.inference_instructions);
+        println!("  MACs/inference           {:>10}", self.macs);
+        println!("  instructions/MAC         {:>10.3}", self.instructions_per_mac());
+        let assumed = smn_firmware_core::sim::M4_INSTRUCTIONS_PER_MAC;
+        let drift = 100.0 * (self.instructions_per_mac() / assumed - 1.0);
+        println!("  sim::M4_INSTRUCTIONS_PER_MAC {assumed:>6.3}  (simulated-device latency estimates; measured differs by {drift:+.1} %)");
+        if drift.abs() > 10.0 {
+            println!("  note: update sim::M4_INSTRUCTIONS_PER_MAC to the measured value");
+        }
+        if !self.op_types.is_empty() {
+            println!("  per op type (profiled pass; ticks between ops, input conversion in the first op):");
+            println!(
+                "    {:<16} {:>12} {:>12} {:>9} {:>7}",
+                "op", "instructions", "MACs", "instr/MAC", "share"
+            );
+            let total: u64 = self.op_types.iter().map(|t| t.1).sum();
+            for (name, ticks, macs) in &self.op_types {
+                let instr = self.ticks_to_instructions(*ticks);
+                let per_mac = if *macs > 0 {
+                    format!("{:.2}", instr as f64 / *macs as f64)
+                } else {
+                    "-".into()
+                };
+                println!(
+                    "    {name:<16} {instr:>12} {macs:>12} {per_mac:>9} {:>6.1}%",
+                    100.0 * *ticks as f64 / total.max(1) as f64
+                );
+            }
+        }
+        self.print_rates();
+        println!(
+            "  parity                   {:>10} transcript lines identical (QEMU run {:.1} s)",
+            self.transcript_lines, self.qemu_seconds
+        );
+    }
+
+    /// Measured instructions per unit of work next to `sim::M4_OP_RATES`,
+    /// which the simulated devices' latency estimates use.
+    pub(super) fn print_rates(&self) {
+        if self.op_rates.is_empty() {
+            return;
+        }
+        println!("  sim::M4_OP_RATES (instructions per unit of sim::op_work: MAC, pooled input value, head):");
+        for (name, work, assumed) in &self.op_rates {
+            let Some(&(_, ticks, _)) = self.op_types.iter().find(|t| &t.0 == name) else {
+                continue;
+            };
+            if *work == 0 {
+                continue;
+            }
+            let measured = self.ticks_to_instructions(ticks) as f64 / *work as f64;
+            let drift = 100.0 * (measured / assumed - 1.0);
+            let note = if drift.abs() > 10.0 {
+                "  <- update sim::M4_OP_RATES"
+            } else {
+                ""
+            };
+            println!("    {name:<16} measured {measured:>9.3}  assumed {assumed:>9.3}  ({drift:+.1} %){note}");
+        }
+    }
+
+    pub(super) fn json(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{{");
+        let _ = writeln!(s, "  \"target\": \"{TARGET}\",");
+        let _ = writeln!(
+            s,
+            "  \"machine\": \"qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -icount shift=0\","
+        );
+        let _ = writeln!(s, "  \"model\": \"builder::SmnShape::micro()\",");
+        let _ = writeln!(s, "  \"seed\": {SEED},");
+        let _ = writeln!(s, "  \"blob_bytes\": {},", self.blob_bytes);
+        let _ = writeln!(s, "  \"arena_bytes\": {},", self.arena_bytes);
+        let _ = writeln!(s, "  \"elf_sections\": {{");
+        let body: Vec<String> = self
+            .sections
+            .iter()
+            .map(|(n, v)| format!("    \"{}\": {v}", n.trim_start_matches('.')))
+            .collect();
+        let _ = writeln!(s, "{}", body.join(",\n"));
+        let _ = writeln!(s, "  }},");
+        let _ = writeln!(s, "  \"text_bytes\": {},", self.section(".text"));
+        let _ = writeln!(s, "  \"rodata_bytes\": {},", self.section(".rodata"));
+        let _ = writeln!(s, "  \"bss_bytes\": {},", self.section(".bss"));
+        let _ = writeln!(s, "  \"flash_bytes\": {},", self.flash_bytes());
+        let _ = writeln!(s, "  \"flash_budget_bytes\": {FLASH_BUDGET},");
+        let _ = writeln!(s, "  \"static_ram_bytes\": {},", self.ram_bytes());
+        let _ = writeln!(s, "  \"ram_budget_bytes\": {RAM_BUDGET},");
+        let _ = writeln!(s, "  \"stack_bytes\": {},", self.stack_bytes);
+        let _ = writeln!(s, "  \"stack_budget_bytes\": {},", self.stack_budget_bytes);
+        let _ = writeln!(s, "  \"calibration_instructions\": {},", self.calibration.instructions);
+        let _ = writeln!(s, "  \"calibration_ticks\": {},", self.calibration.ticks);
+        let _ = writeln!(s, "  \"instructions_per_tick\": {:.6},", self.calibration.ratio());
+        let _ = writeln!(s, "  \"inference_ticks\": {},", self.inference_ticks);
+        let _ = writeln!(s, "  \"instructions_per_inference\": {},", self.inference_instructions);
+        let _ = writeln!(s, "  \"macs\": {},", self.macs);
+        let _ = writeln!(s, "  \"instructions_per_mac\": {:.4},", self.instructions_per_mac());
+        let ops: Vec<String> = self
+            .op_types
+            .iter()
+            .map(|(n, t, m)| {
+                format!(
+                    "    \"{n}\": {{ \"instructions\": {}, \"macs\": {m} }}",
+                    self.ticks_to_instructions(*t)
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "  \"op_types\": {{\n{}\n  }},", ops.join(",\n"));
+        let layers: Vec<String> = self
+            .op_ticks
+            .iter()
+            .map(|&(i, t)| format!("    \"{i}\": {}", self.ticks_to_instructions(t)))
+            .collect();
+        let _ = writeln!(s, "  \"op_instructions\": {{\n{}\n  }},", layers.join(",\n"));
+        let _ = writeln!(s, "  \"transcript_lines\": {},", self.transcript_lines);
+        let _ = writeln!(s, "  \"parity\": true");
+        let _ = writeln!(s, "}}");
+        s
+    }
+}
