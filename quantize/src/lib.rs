@@ -32,12 +32,14 @@
 //!    ([`QuantReport`]).
 //! 5. [`emit_rust()`] turns the blob into a `static` for `include!`.
 pub mod calibrate;
+mod emit;
 pub mod emit_rust;
 pub mod error;
 pub mod float_forward;
 pub mod float_model;
 pub mod fold;
 pub mod graph;
+mod plan;
 pub mod quantize;
 pub mod report;
 

@@ -2,10 +2,12 @@
 //! model: per-layer scales, ranges, saturation and SQNR, arena plans,
 //! device fit, and the concat-scale comparison (`docs/int8-spec.md` §5).
 use crate::calibrate::{quant_for_range, Calibration};
+use crate::emit::Emitted;
 use crate::error::QuantizeError;
 use crate::float_forward::{forward_all, outputs_of};
 use crate::graph::{FloatGraph, NodeOp};
-use crate::quantize::{Emitted, ExecutionOrder, OrderArena, QuantPlan, QuantizeOptions};
+use crate::plan::{ExecutionOrder, QuantPlan};
+use crate::quantize::{OrderArena, QuantizeOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 use smn_firmware_core::builder::Weights;
