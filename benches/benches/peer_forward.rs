@@ -117,16 +117,23 @@ fn peers(c: &mut Criterion) {
         51,
     );
     let flex_t = median_seconds(|| drop(net_flex.forward(batch_flex.clone()).landmarks.into_data()), 51);
+    // The same flex forward confined to one thread (firmware-core is single-threaded).
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let flex_1t =
+        one_thread.install(|| median_seconds(|| drop(net_flex.forward(batch_flex.clone()).landmarks.into_data()), 51));
     let nd_t = median_seconds(
         || drop(net_ndarray.forward(batch_ndarray.clone()).landmarks.into_data()),
         21,
     );
     eprintln!(
-        "ratio (median of repeated runs, same process): burn flex f32 / firmware-core int8 = {:.2}, burn ndarray f32 / int8 = {:.2} (int8 {:.3} ms, flex {:.3} ms, ndarray {:.3} ms)",
+        "ratio (median of repeated runs, same process): burn flex f32 / firmware-core int8 = {:.2} with flex on {} threads, {:.2} with flex on 1 thread; burn ndarray f32 / int8 = {:.2} (int8 {:.3} ms on 1 thread, flex {:.3} ms / {:.3} ms, ndarray {:.3} ms)",
         flex_t / int8,
+        rayon::current_num_threads(),
+        flex_1t / int8,
         nd_t / int8,
         int8 * 1e3,
         flex_t * 1e3,
+        flex_1t * 1e3,
         nd_t * 1e3
     );
 }
