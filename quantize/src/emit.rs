@@ -4,7 +4,7 @@
 use crate::calibrate::quant_for_range;
 use crate::error::QuantizeError;
 use crate::graph::{FloatGraph, NodeOp};
-use crate::plan::{quantize_rows, ExecutionOrder, LayerScales, QuantPlan};
+use crate::plan::{quantize_rows, ExecutionOrder, LayerScales, OrderArena, QuantPlan};
 use smn_firmware_core::builder::{Activation, ArenaPlan, GraphBuilder, InputSpec, OutputSpec, TensorId, Weights};
 use smn_firmware_core::format::{LandmarkHead, Window};
 use smn_firmware_core::kernels::conv2d::MAX_POOLED_PATCH;
@@ -13,16 +13,61 @@ use smn_firmware_core::kernels::dot::MAX_PATCH;
 /// A graph emitted in one order.
 #[derive(Clone, Debug)]
 pub(crate) struct Emitted {
+    /// The graph, ready to `finish` into a blob.
     pub builder: GraphBuilder,
     /// Blob tensor of each graph node (`None` if not a tensor of this emission).
     pub tensor_of: Vec<Option<TensorId>>,
     /// For a conv emitted fused with its max pool: the pool node, whose
     /// tensor the fused op writes (the conv's own output is never stored).
     pub pooled_by: Vec<Option<usize>>,
+    /// Scales of every emitted MAC layer.
     pub scales: Vec<LayerScales>,
 }
 
+/// The emission kept among the execution orders, and every order's figures.
+#[derive(Clone, Debug)]
+pub(crate) struct OrderChoice {
+    /// Arena figures of every order (fused and materialised concats).
+    pub orders: Vec<OrderArena>,
+    /// The order kept.
+    pub order: ExecutionOrder,
+    /// Its emission.
+    pub emitted: Emitted,
+}
+
+/// Emits the graph in every [`ExecutionOrder`], both fused and
+/// materialised, and keeps the fused emission with the smallest arena
+/// among the `wanted` order (`None`: all of them).
+pub(crate) fn emit_smallest_arena(
+    graph: &FloatGraph,
+    plan: &QuantPlan,
+    wanted: Option<ExecutionOrder>,
+) -> Result<OrderChoice, QuantizeError> {
+    let mut orders = Vec::new();
+    let mut best: Option<(usize, ExecutionOrder, Emitted)> = None;
+    for order in ExecutionOrder::ALL {
+        let fused = emit(graph, plan, order, false)?;
+        let materialised = emit(graph, plan, order, true)?;
+        let (p, pm) = (fused.plan(), materialised.plan());
+        orders.push(OrderArena {
+            order,
+            arena_bytes: p.total,
+            naive_bytes: p.naive,
+            lower_bound_bytes: p.peak_live,
+            materialised_arena_bytes: pm.total,
+            materialised_lower_bound_bytes: pm.peak_live,
+        });
+        let is_wanted = wanted.is_none_or(|o| o == order);
+        if is_wanted && best.as_ref().is_none_or(|(total, _, _)| p.total < *total) {
+            best = Some((p.total, order, fused));
+        }
+    }
+    let (_, order, emitted) = best.ok_or_else(|| QuantizeError::Internal("no order emitted".into()))?;
+    Ok(OrderChoice { orders, order, emitted })
+}
+
 impl Emitted {
+    /// The arena plan of the emitted graph.
     pub fn plan(&self) -> ArenaPlan {
         self.builder.plan()
     }

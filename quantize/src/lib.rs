@@ -31,7 +31,9 @@
 //!    smallest arena and measures the blob against the float graph
 //!    ([`QuantReport`]).
 //! 5. [`emit_rust()`] turns the blob into a `static` for `include!`.
+mod build_report;
 pub mod calibrate;
+mod concat_scales;
 mod emit;
 pub mod emit_rust;
 pub mod error;
@@ -39,6 +41,7 @@ pub mod float_forward;
 pub mod float_model;
 pub mod fold;
 pub mod graph;
+mod measure;
 mod plan;
 pub mod quantize;
 pub mod report;

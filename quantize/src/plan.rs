@@ -67,6 +67,23 @@ impl ExecutionOrder {
     }
 }
 
+/// Arena figures of one execution order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrderArena {
+    /// The order.
+    pub order: ExecutionOrder,
+    /// Arena bytes of the fused-concat graph (what is emitted).
+    pub arena_bytes: usize,
+    /// Sum of all tensor sizes (no reuse).
+    pub naive_bytes: usize,
+    /// Lower bound: most bytes live at one time.
+    pub lower_bound_bytes: usize,
+    /// Arena bytes of the materialised-concat (TFLite-style) graph in the same order.
+    pub materialised_arena_bytes: usize,
+    /// Its lower bound.
+    pub materialised_lower_bound_bytes: usize,
+}
+
 /// Scales of one emitted MAC layer (for checks and the report).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerScales {

@@ -11,17 +11,21 @@
 //!   (own branch = `a`, shared = `b`); the `smn` variant's plain concat → an
 //!   identity `concat_conv1x1` (weights 127, `s_w = 1/127`, zero bias: one
 //!   exact rounding per value); heads → `fully_connected` (+ReLU for fc1).
+//!
+//! [`quantize_graph`] only orchestrates: module `plan` decides every
+//! quantisation, `emit` builds the graph in every [`ExecutionOrder`] and
+//! keeps the smallest arena, `build_report` assembles the [`QuantReport`]
+//! from what `measure` (and `concat_scales`) find against the float graph.
+use crate::build_report::{build_report, ReportInputs};
 use crate::calibrate::{calibrate, Calibration, CalibrationMethod};
-use crate::emit::{emit, Emitted};
+use crate::emit::emit_smallest_arena;
 use crate::error::QuantizeError;
 use crate::float_model::FloatModel;
 use crate::fold::fold_batch_norm;
 use crate::graph::{FloatGraph, NodeOp};
 use crate::plan::plan_quantisation;
-pub use crate::plan::{ExecutionOrder, LayerScales};
-use crate::report::build_report;
+pub use crate::plan::{ExecutionOrder, LayerScales, OrderArena};
 pub use crate::report::QuantReport;
-use serde::Serialize;
 
 /// Options of [`quantize`].
 #[derive(Clone, Debug, PartialEq)]
@@ -56,23 +60,6 @@ pub struct Quantized {
     pub layers: Vec<LayerScales>,
 }
 
-/// Arena figures of one execution order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OrderArena {
-    /// The order.
-    pub order: ExecutionOrder,
-    /// Arena bytes of the fused-concat graph (what is emitted).
-    pub arena_bytes: usize,
-    /// Sum of all tensor sizes (no reuse).
-    pub naive_bytes: usize,
-    /// Lower bound: most bytes live at one time.
-    pub lower_bound_bytes: usize,
-    /// Arena bytes of the materialised-concat (TFLite-style) graph in the same order.
-    pub materialised_arena_bytes: usize,
-    /// Its lower bound.
-    pub materialised_lower_bound_bytes: usize,
-}
-
 /// Quantises a validated, BN-folded graph with given calibration statistics.
 /// `report_images` are run through both the int8 blob and the float graph.
 pub fn quantize_graph(
@@ -91,45 +78,31 @@ pub fn quantize_graph(
         ));
     }
     let plan = plan_quantisation(graph, calibration, options.calibration)?;
-    let mut orders = Vec::new();
-    let mut best: Option<(usize, ExecutionOrder, Emitted)> = None;
-    for order in ExecutionOrder::ALL {
-        let e = emit(graph, &plan, order, false)?;
-        let m = emit(graph, &plan, order, true)?;
-        let (p, pm) = (e.plan(), m.plan());
-        orders.push(OrderArena {
-            order,
-            arena_bytes: p.total,
-            naive_bytes: p.naive,
-            lower_bound_bytes: p.peak_live,
-            materialised_arena_bytes: pm.total,
-            materialised_lower_bound_bytes: pm.peak_live,
-        });
-        let wanted = options.order.is_none_or(|o| o == order);
-        if wanted && best.as_ref().is_none_or(|(total, _, _)| p.total < *total) {
-            best = Some((p.total, order, e));
-        }
-    }
-    let (_, chosen_order, chosen) = best.ok_or_else(|| QuantizeError::Internal("no order emitted".into()))?;
-    let blob = chosen.builder.clone().finish().map_err(|error| QuantizeError::Build {
-        layer: "finish".into(),
-        error,
-    })?;
-    let report = build_report(
+    let choice = emit_smallest_arena(graph, &plan, options.order)?;
+    let blob = choice
+        .emitted
+        .builder
+        .clone()
+        .finish()
+        .map_err(|error| QuantizeError::Build {
+            layer: "finish".into(),
+            error,
+        })?;
+    let report = build_report(ReportInputs {
         graph,
-        &plan,
-        &chosen,
-        &blob,
+        plan: &plan,
+        emitted: &choice.emitted,
+        blob: &blob,
         calibration,
-        report_images,
-        options,
-        orders,
-        chosen_order,
-    )?;
+        method: options.calibration,
+        images: report_images,
+        orders: choice.orders,
+        chosen: choice.order,
+    })?;
     Ok(Quantized {
         blob,
         report,
-        layers: chosen.scales,
+        layers: choice.emitted.scales,
     })
 }
 
