@@ -4,15 +4,17 @@ use crate::error::{ModelFileError, ModelFileProblem};
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use smn_firmware_core::builder::Rng;
+use smn_firmware_core::{ATTRIBUTE_COUNT, LANDMARK_COUNT};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Value of the `format` metadata key this crate reads and writes.
 pub const FORMAT: &str = "smn-float/1";
-/// Landmark head outputs (5 points × (x, y)).
-pub const LANDMARK_OUTPUTS: usize = 10;
-/// Attribute head outputs (CelebA logits).
-pub const ATTRIBUTE_OUTPUTS: usize = 40;
+/// Landmark head outputs: (x, y) of each of firmware-core's
+/// [`LANDMARK_COUNT`] landmarks.
+pub const LANDMARK_OUTPUTS: usize = 2 * LANDMARK_COUNT;
+/// Attribute head outputs: one logit per firmware-core [`ATTRIBUTE_COUNT`] attribute.
+pub const ATTRIBUTE_OUTPUTS: usize = ATTRIBUTE_COUNT;
 /// Outputs of task `t` (0 = landmarks, 1 = attributes).
 pub const TASK_OUTPUTS: [usize; 2] = [LANDMARK_OUTPUTS, ATTRIBUTE_OUTPUTS];
 

@@ -135,7 +135,8 @@ pub struct FloatGraph {
     pub pixel_mean: f32,
     /// Input normalisation std.
     pub pixel_std: f32,
-    /// Output node of each task: `[landmarks (10), logits (40)]`.
+    /// Output node of each task: `[landmarks, logits]`
+    /// ([`crate::float_model::TASK_OUTPUTS`] values each).
     pub outputs: [usize; 2],
     /// Variant of the source model.
     pub variant: Variant,

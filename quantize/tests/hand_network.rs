@@ -6,6 +6,7 @@
 use smn_firmware_core::builder::quantize_multiplier;
 use smn_firmware_core::format::Op;
 use smn_firmware_core::Model;
+use smn_quantize::float_model::{ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};
 use smn_quantize::{quantize, Arch, CalibrationMethod, FloatModel, FloatTensor, QuantizeOptions, Variant};
 use std::collections::BTreeMap;
 
@@ -27,12 +28,24 @@ fn hand_model() -> FloatModel {
     tensors.insert("shared.0.conv.bias".into(), t(&[1], vec![0.125]));
     tensors.insert("heads.0.fc1.weight".into(), t(&[1, 1], vec![2.0]));
     tensors.insert("heads.0.fc1.bias".into(), t(&[1], vec![0.0]));
-    tensors.insert("heads.0.fc2.weight".into(), t(&[10, 1], (0..10).map(LM_W).collect()));
-    tensors.insert("heads.0.fc2.bias".into(), t(&[10], (0..10).map(LM_B).collect()));
+    tensors.insert(
+        "heads.0.fc2.weight".into(),
+        t(&[LANDMARK_OUTPUTS, 1], (0..LANDMARK_OUTPUTS).map(LM_W).collect()),
+    );
+    tensors.insert(
+        "heads.0.fc2.bias".into(),
+        t(&[LANDMARK_OUTPUTS], (0..LANDMARK_OUTPUTS).map(LM_B).collect()),
+    );
     tensors.insert("heads.1.fc1.weight".into(), t(&[1, 1], vec![1.0]));
     tensors.insert("heads.1.fc1.bias".into(), t(&[1], vec![-0.25]));
-    tensors.insert("heads.1.fc2.weight".into(), t(&[40, 1], (0..40).map(AT_W).collect()));
-    tensors.insert("heads.1.fc2.bias".into(), t(&[40], (0..40).map(AT_B).collect()));
+    tensors.insert(
+        "heads.1.fc2.weight".into(),
+        t(&[ATTRIBUTE_OUTPUTS, 1], (0..ATTRIBUTE_OUTPUTS).map(AT_W).collect()),
+    );
+    tensors.insert(
+        "heads.1.fc2.bias".into(),
+        t(&[ATTRIBUTE_OUTPUTS], (0..ATTRIBUTE_OUTPUTS).map(AT_B).collect()),
+    );
     FloatModel {
         arch: Arch {
             input_size: 2,
@@ -104,10 +117,10 @@ fn hand_computed_int8_output_equals_the_blob() {
     assert_eq!(conv, vec![0.4921875, 0.0, 0.125, 1.3671875]);
     let pooled = 1.3671875;
     let h = [2.0 * pooled, pooled - 0.25]; // fc1 of each head, both > 0
-    let u0: Vec<f64> = (0..10)
+    let u0: Vec<f64> = (0..LANDMARK_OUTPUTS)
         .map(|j| f64::from(LM_W(j)) * h[0] + f64::from(LM_B(j)))
         .collect();
-    let u1: Vec<f64> = (0..40)
+    let u1: Vec<f64> = (0..ATTRIBUTE_OUTPUTS)
         .map(|j| f64::from(AT_W(j)) * h[1] + f64::from(AT_B(j)))
         .collect();
     let range = |v: &[f64]| v.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
@@ -160,10 +173,10 @@ fn hand_computed_int8_output_equals_the_blob() {
         let (m, sh) = multiplier(s_h, s_w, s_out);
         (mbqm(acc, m, sh) + i64::from(zp_out)).clamp(-128, 127) as i8
     };
-    let lm_q: Vec<i8> = (0..10)
+    let lm_q: Vec<i8> = (0..LANDMARK_OUTPUTS)
         .map(|j| fc2(LM_W(j), LM_B(j), h0_q, s_h0, zp_h0, s_o0, zp_o0))
         .collect();
-    let at_q: Vec<i8> = (0..40)
+    let at_q: Vec<i8> = (0..ATTRIBUTE_OUTPUTS)
         .map(|j| fc2(AT_W(j), AT_B(j), h1_q, s_h1, zp_h1, s_o1, zp_o1))
         .collect();
 
