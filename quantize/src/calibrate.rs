@@ -240,6 +240,12 @@ pub fn quant_for_range(min: f32, max: f32) -> Quant {
     }
 }
 
+/// The real `x` quantised with `quant` (exact f64 rounding, half away from
+/// zero), as a float in `[−128, 127]`.
+pub(crate) fn quantised(x: f64, quant: Quant) -> f64 {
+    ((x / f64::from(quant.scale)).round() + f64::from(quant.zero_point)).clamp(-128.0, 127.0)
+}
+
 /// Statistics of every node of a graph over a set of images.
 #[derive(Clone, Debug)]
 pub struct Calibration {

@@ -2,7 +2,7 @@
 //! a fused `concat + 1×1`, as the blob computed them, run through f64
 //! models of other ways of handling the two input scales, each compared
 //! with the float output.
-use crate::calibrate::quant_for_range;
+use crate::calibrate::{quant_for_range, quantised};
 use crate::plan::QLayer;
 use smn_firmware_core::builder::Weights;
 use smn_firmware_core::format::Quant;
@@ -72,7 +72,7 @@ fn round_away(x: f64) -> f64 {
 /// `x` from quantisation `from` requantised to `to` (exact f64 rounding).
 fn requant(x: i8, from: Quant, to: Quant) -> i32 {
     let real = f64::from(from.scale) * f64::from(i32::from(x) - i32::from(from.zero_point));
-    (round_away(real / f64::from(to.scale)) + f64::from(to.zero_point)).clamp(-128.0, 127.0) as i32
+    quantised(real, to) as i32
 }
 
 /// The output quantised then dequantised.

@@ -2,6 +2,7 @@
 //! image runs through both (every blob tensor observed), and the
 //! differences are summed per layer, per fused concat (the concat-scale
 //! alternatives, [`crate::concat_scales`]) and on the final outputs.
+use crate::calibrate::quantised;
 use crate::concat_scales::{concat_errors, ConcatErrors, ConcatInput};
 use crate::emit::Emitted;
 use crate::error::QuantizeError;
@@ -19,11 +20,6 @@ pub(crate) fn sqnr(signal: f64, noise: f64) -> f64 {
         return 0.0;
     }
     10.0 * (signal / noise.max(signal * 1e-30)).log10()
-}
-
-/// Rounds half away from zero.
-fn round_away(x: f64) -> f64 {
-    x.round()
 }
 
 /// Dequantised int8 vs float output of one graph node, summed over elements and images.
@@ -246,12 +242,6 @@ fn measure_image(
     }
     compare_outputs(&mut m, graph, plan, &float_out, &out)?;
     Ok(m)
-}
-
-/// `x` quantised with `quant` (as a float in `[−128, 127]`).
-fn quantised(x: f64, quant: Quant) -> f64 {
-    let (s, zp) = (f64::from(quant.scale), f64::from(quant.zero_point));
-    (round_away(x / s) + zp).clamp(-128.0, 127.0)
 }
 
 /// Adds one node's float output `f` vs its int8 output `q` (quantisation `quant`) to `errors`.
