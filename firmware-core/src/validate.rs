@@ -6,7 +6,7 @@ use crate::format::{
     Bytes, Clamp, Header, Op, Preamble, Quant, Requant, TensorDesc, Window, FORMAT_VERSION, INPUT_CHANNELS,
     INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION, PREAMBLE_LEN,
 };
-use crate::model::Model;
+use crate::ops::{op_macs, OpIter};
 use crate::outputs::{ATTRIBUTE_COUNT, LANDMARK_COUNT};
 use crate::Error;
 
@@ -398,8 +398,20 @@ impl<'m> Walk<'m> {
     }
 }
 
-/// Full validation behind [`Model::from_bytes`].
-pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
+/// What validation reads from a blob: what `Model` holds besides the blob length.
+pub(crate) struct Validated<'a> {
+    /// The payload header.
+    pub(crate) header: Header<'a>,
+    /// The tensor table, the input first.
+    pub(crate) tensors: heapless::Vec<TensorDesc, MAX_TENSORS>,
+    /// The encoded ops.
+    pub(crate) ops: &'a [u8],
+    /// Nominal multiply-accumulates of one forward pass.
+    pub(crate) macs: u64,
+}
+
+/// Full validation behind [`crate::Model::from_bytes`].
+pub(crate) fn validate(blob: &[u8]) -> Result<Validated<'_>, Error> {
     let (_, payload) = check_preamble(blob)?;
     let (header, mut rest) = postcard::take_from_bytes::<Header<'_>>(payload).map_err(|_| Error::Decode {
         section: Section::Header,
@@ -443,11 +455,11 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
         *d = 0; // the input is written by `run` before the first op
         *l = 0;
     }
-    let mut ops = crate::model::OpIter::new(rest, header.op_count);
+    let mut ops = OpIter::new(rest, header.op_count);
     for index in 0..header.op_count {
         let op = ops.next().ok_or(Error::Internal)??;
         walk.op(index, &op)?;
-        walk.macs = walk.macs.saturating_add(crate::model::op_macs(&op, &tensors));
+        walk.macs = walk.macs.saturating_add(op_macs(&op, &tensors));
     }
     if ops.remaining_bytes() != 0 {
         return Err(Error::TrailingBytes {
@@ -462,11 +474,10 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
     }
     walk.check_overlaps()?;
     let macs = walk.macs;
-    Ok(Model {
+    Ok(Validated {
         header,
         tensors,
         ops: rest,
         macs,
-        blob_len: blob.len(),
     })
 }
