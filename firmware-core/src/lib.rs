@@ -72,6 +72,6 @@ pub mod builder;
 pub mod sim;
 
 pub use error::{Error, Section};
-pub use model::{Model, TensorInfo};
+pub use model::Model;
 pub use ops::OpIter;
 pub use outputs::{OpTrace, Outputs, ATTRIBUTE_COUNT, LANDMARK_COUNT};

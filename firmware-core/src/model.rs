@@ -5,9 +5,6 @@ use crate::validate::{validate, Validated};
 use crate::Error;
 use core::ops::Range;
 
-/// Properties of one tensor (alias of the blob's table entry).
-pub type TensorInfo = TensorDesc;
-
 /// A model read in place from a blob; see [`Model::from_bytes`].
 ///
 /// Holds the tensor table (≈16 bytes per tensor) and slices into the blob;
@@ -86,7 +83,7 @@ impl<'a> Model<'a> {
     }
 
     /// Tensor `id` (0 is the input).
-    pub fn tensor(&self, id: usize) -> Option<&TensorInfo> {
+    pub fn tensor(&self, id: usize) -> Option<&TensorDesc> {
         self.tensors.get(id)
     }
 
