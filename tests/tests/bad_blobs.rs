@@ -27,7 +27,7 @@ use smn_firmware_core::format::{
     AttributeHead, Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Header, LandmarkHead, Op, Pool2d, Quant,
     Requant, TensorDesc, FORMAT_VERSION, INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION, PREAMBLE_LEN,
 };
-use smn_firmware_core::{Error, Model, Outputs, Section};
+use smn_firmware_core::{Error, Model, Outputs, Section, ATTRIBUTE_COUNT, LANDMARK_COUNT};
 use smn_tests::seal_version;
 
 // ---------------------------------------------------------------------------
@@ -1292,8 +1292,9 @@ fn fc_only(height: u16, width: u16) -> Vec<u8> {
             quant,
             offset,
         };
-        p.tensors = vec![out(10, n_in as u32), out(40, n_in as u32 + 10)];
-        p.header.arena_bytes = n_in as u32 + 50;
+        let (lm, attrs) = (2 * LANDMARK_COUNT as u16, ATTRIBUTE_COUNT as u16);
+        p.tensors = vec![out(lm, n_in as u32), out(attrs, n_in as u32 + u32::from(lm))];
+        p.header.arena_bytes = n_in as u32 + u32::from(lm + attrs);
         let layer = |output: u16, n_out: usize| {
             Op::FullyConnected(FullyConnected {
                 input: 0,
@@ -1308,8 +1309,8 @@ fn fc_only(height: u16, width: u16) -> Vec<u8> {
             })
         };
         p.ops = vec![
-            layer(1, 10),
-            layer(2, 40),
+            layer(1, 2 * LANDMARK_COUNT),
+            layer(2, ATTRIBUTE_COUNT),
             Op::LandmarkHead(LandmarkHead {
                 input: 1,
                 x_scale: 1.0,
@@ -1361,15 +1362,15 @@ fn head_sizes_are_checked() {
     rejects(
         Error::HeadSize {
             op: 20,
-            expected: 10,
-            found: 40,
+            expected: 2 * LANDMARK_COUNT,
+            found: ATTRIBUTE_COUNT,
         },
         |p| landmark(p, 20).input = 20,
     );
     rejects(
         Error::HeadSize {
             op: 20,
-            expected: 10,
+            expected: 2 * LANDMARK_COUNT,
             found: 768,
         },
         |p| landmark(p, 20).input = 0,
@@ -1377,15 +1378,15 @@ fn head_sizes_are_checked() {
     rejects(
         Error::HeadSize {
             op: 21,
-            expected: 40,
-            found: 10,
+            expected: ATTRIBUTE_COUNT,
+            found: 2 * LANDMARK_COUNT,
         },
         |p| p.ops[21] = Op::AttributeHead(AttributeHead { input: 12 }),
     );
     rejects(
         Error::HeadSize {
             op: 21,
-            expected: 40,
+            expected: ATTRIBUTE_COUNT,
             found: 8,
         },
         |p| p.ops[21] = Op::AttributeHead(AttributeHead { input: 19 }),
@@ -1394,7 +1395,7 @@ fn head_sizes_are_checked() {
     // but op 11 (fully connected) then needs a 1×1 output.
     rejects(Error::ShapeMismatch { op: 11 }, |p| {
         let t = tensor(p, 12);
-        (t.height, t.channels) = (2, 5);
+        (t.height, t.channels) = (2, LANDMARK_COUNT as u16);
     });
 }
 
@@ -1518,10 +1519,10 @@ fn attribute_probabilities_stay_in_range_for_logits_near_minus_89() {
     let model = Model::from_bytes(&blob).expect("a valid model");
     let image = synthetic_test_image(16, 16, 1);
     let out = model.run(&image, &mut vec![0u8; model.arena_bytes()]).unwrap();
-    assert_eq!(out.attribute_logits_q, [-128; 40]);
+    assert_eq!(out.attribute_logits_q, [-128; ATTRIBUTE_COUNT]);
     for p in out.attribute_probs {
         // σ(−89) ≈ 2.2e−39.
         assert!((0.0..1e-30).contains(&p), "σ(−89) gave {p}");
     }
-    assert_eq!(out.attribute_flags, [false; 40]);
+    assert_eq!(out.attribute_flags, [false; ATTRIBUTE_COUNT]);
 }
