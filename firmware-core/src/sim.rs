@@ -137,6 +137,10 @@ impl DeviceProfile {
 }
 
 /// STM32F4-class Cortex-M4F: 192 KiB RAM, 1 MiB flash, 168 MHz.
+///
+/// The one definition of the Cortex-M4 budget: the QEMU firmware's
+/// `tests/firmware/memory.x` states the same lengths, and `cargo xtask
+/// firmware` checks that it does before building.
 pub const CORTEX_M4: DeviceProfile = DeviceProfile {
     name: "cortex-m4",
     description: "STM32F4-class Cortex-M4F",
