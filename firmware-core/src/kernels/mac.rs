@@ -46,7 +46,7 @@ pub const fn pair_len(k: usize) -> usize {
 ///
 /// For `k`-value patches, every pair patch holds [`pair_len`]`(k)` slots laid
 /// out as described in the module documentation (the padding slots 0), and
-/// every weight row has `k` to [`padded`]`(k)` values (see [`weight_row`]:
+/// every weight row has `k` to [`padded`]`(k)` values (see `dot::weight_row`:
 /// weights past `k` meet zero slots and add nothing). Sums wrap in `i32` like the
 /// hardware; validation bounds them (`docs/int8-spec.md` §4), so they are exact.
 pub trait MacEngine {
