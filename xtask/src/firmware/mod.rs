@@ -22,25 +22,17 @@ use crate::{cmd, deps};
 
 mod budget;
 mod device_output;
+mod params;
 mod report;
 
-pub(crate) use device_output::device_value;
-use device_output::*;
+pub(crate) use device_output::{device_value, DEVICE_PREFIX, ICOUNT_PREFIX};
+use device_output::{op_rates, op_ticks, op_types};
+pub use params::SEED;
+use params::TARGET;
 pub use report::{Calibration, Report};
 
-/// Seed of the random model and of the synthetic image (any value works; a
-/// fixed one keeps the firmware build cached between runs).
-pub const SEED: u64 = 0x534d_4e5f_4657_0001;
 /// Wall-clock limit of the QEMU run.
 const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
-/// Lines starting with these prefixes carry device-only measurements
-/// (instruction counts, stack use): they are excluded from the parity
-/// comparison and parsed for the report.
-pub(crate) const ICOUNT_PREFIX: &str = "icount ";
-pub(crate) const DEVICE_PREFIX: &str = "device ";
-/// Per-op lines of the profiled pass: `icount layer <op_index> <ticks>`.
-const LAYER_PREFIX: &str = "icount layer ";
-const TARGET: &str = "thumbv7em-none-eabihf";
 const FIRMWARE_BIN: &str = "smn-qemu-firmware";
 
 /// The parity script: what both the firmware (`tests/firmware/src/main.rs`)

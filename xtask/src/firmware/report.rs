@@ -1,7 +1,8 @@
 //! What `cargo xtask firmware` measured: sizes, instruction counts, the
 //! printed report and its JSON.
 use super::budget::{FLASH_BUDGET, RAM_BUDGET};
-use super::*;
+use super::device_output::{device_value, ICOUNT_PREFIX};
+use super::params::{SEED, TARGET};
 use serde_json::{json, Value};
 
 /// What `cargo xtask firmware` measured.
