@@ -11,8 +11,10 @@ use smn_firmware_core::format::Window;
 use smn_firmware_core::kernels::concat_conv1x1::{concat_conv1x1, ConcatConv1x1Args};
 use smn_firmware_core::kernels::conv2d::{conv2d, Conv2dArgs};
 use smn_firmware_core::kernels::fully_connected::{fully_connected, FullyConnectedArgs};
+use smn_firmware_core::kernels::global_avg_pool::{global_avg_pool, GlobalAvgPoolArgs};
 use smn_firmware_core::kernels::params::ChannelParams;
-use smn_firmware_core::kernels::{avg_pool::avg_pool, global_avg_pool::global_avg_pool, max_pool::max_pool};
+use smn_firmware_core::kernels::pool_window::Pool2dArgs;
+use smn_firmware_core::kernels::{avg_pool::avg_pool, max_pool::max_pool};
 use smn_firmware_core::kernels::{OutputStage, Shape};
 use smn_firmware_core::Model;
 
@@ -211,16 +213,25 @@ fn kernels(c: &mut Criterion) {
         },
     );
     let mut yp = vec![0i8; pout.len()];
+    let pargs = Pool2dArgs {
+        input: &xp,
+        input_shape: pin,
+        window: pool,
+    };
     g.throughput(Throughput::Elements(pin.len() as u64));
     g.bench_function("max_pool_2x2_64x64x16", |b| {
-        b.iter(|| max_pool(black_box(&xp), pin, pool, &mut yp, pout).unwrap())
+        b.iter(|| max_pool(black_box(&pargs), &mut yp, pout).unwrap())
     });
     g.bench_function("avg_pool_2x2_64x64x16", |b| {
-        b.iter(|| avg_pool(black_box(&xp), pin, pool, &mut yp, pout).unwrap())
+        b.iter(|| avg_pool(black_box(&pargs), &mut yp, pout).unwrap())
     });
     let mut yg = vec![0i8; 16];
+    let gargs = GlobalAvgPoolArgs {
+        input: &xp,
+        input_shape: pin,
+    };
     g.bench_function("global_avg_pool_64x64x16", |b| {
-        b.iter(|| global_avg_pool(black_box(&xp), pin, &mut yg).unwrap())
+        b.iter(|| global_avg_pool(black_box(&gargs), &mut yg).unwrap())
     });
     g.finish();
 }

@@ -178,7 +178,7 @@ pub enum Error {
     HeadSize {
         /// Op index.
         op: u16,
-        /// Values expected (10 or 40).
+        /// Values expected (`2 ·` [`crate::LANDMARK_COUNT`] or [`crate::ATTRIBUTE_COUNT`]).
         expected: usize,
         /// Values found.
         found: usize,

@@ -273,11 +273,11 @@ pub struct FullyConnected<'a> {
     pub clamp: Clamp,
 }
 
-/// Landmark head: 10 int8 values `(x0, y0, … x4, y4)` dequantised, then mapped
+/// Landmark head: `2 ·` [`crate::LANDMARK_COUNT`] int8 values `(x0, y0, … x4, y4)` dequantised, then mapped
 /// to input-image pixels: `px = real · x_scale + x_offset` (y likewise).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LandmarkHead {
-    /// Tensor with exactly 10 elements.
+    /// Tensor with exactly `2 ·` [`crate::LANDMARK_COUNT`] (10) elements.
     pub input: u16,
     /// Pixels per unit of the dequantised x value.
     pub x_scale: f32,
@@ -289,10 +289,10 @@ pub struct LandmarkHead {
     pub y_offset: f32,
 }
 
-/// Attribute head: 40 int8 logits → probabilities and flags.
+/// Attribute head: [`crate::ATTRIBUTE_COUNT`] int8 logits → probabilities and flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttributeHead {
-    /// Tensor with exactly 40 elements.
+    /// Tensor with exactly [`crate::ATTRIBUTE_COUNT`] (40) elements.
     pub input: u16,
 }
 

@@ -58,6 +58,7 @@ mod error;
 pub mod format;
 pub mod kernels;
 mod model;
+mod ops;
 mod outputs;
 #[cfg(any(test, feature = "builder"))]
 pub mod rng;
@@ -71,5 +72,6 @@ pub mod builder;
 pub mod sim;
 
 pub use error::{Error, Section};
-pub use model::{Model, OpIter, TensorInfo};
+pub use model::Model;
+pub use ops::OpIter;
 pub use outputs::{OpTrace, Outputs, ATTRIBUTE_COUNT, LANDMARK_COUNT};

@@ -1,11 +1,9 @@
 //! A validated model that borrows its blob.
-use crate::error::Section;
 use crate::format::{Header, Op, TensorDesc, MAX_TENSORS};
+use crate::ops::{op_macs, OpIter};
+use crate::validate::{validate, Validated};
 use crate::Error;
 use core::ops::Range;
-
-/// Properties of one tensor (alias of the blob's table entry).
-pub type TensorInfo = TensorDesc;
 
 /// A model read in place from a blob; see [`Model::from_bytes`].
 ///
@@ -29,7 +27,19 @@ impl<'a> Model<'a> {
     /// accumulator bounds, that tensors live at the same time do not overlap,
     /// and that there is exactly one landmark and one attribute head.
     pub fn from_bytes(blob: &'a [u8]) -> Result<Model<'a>, Error> {
-        crate::validate::validate(blob)
+        let Validated {
+            header,
+            tensors,
+            ops,
+            macs,
+        } = validate(blob)?;
+        Ok(Model {
+            header,
+            tensors,
+            ops,
+            macs,
+            blob_len: blob.len(),
+        })
     }
 
     /// Bytes of arena [`Model::run`] needs.
@@ -73,7 +83,7 @@ impl<'a> Model<'a> {
     }
 
     /// Tensor `id` (0 is the input).
-    pub fn tensor(&self, id: usize) -> Option<&TensorInfo> {
+    pub fn tensor(&self, id: usize) -> Option<&TensorDesc> {
         self.tensors.get(id)
     }
 
@@ -103,75 +113,5 @@ impl<'a> Model<'a> {
     /// Table entry of tensor `id`.
     pub(crate) fn desc(&self, id: u16) -> Result<&TensorDesc, Error> {
         self.tensors.get(usize::from(id)).ok_or(Error::Internal)
-    }
-}
-
-/// Iterator over the ops of a model, decoding each from the blob.
-#[derive(Clone, Debug)]
-pub struct OpIter<'a> {
-    rest: &'a [u8],
-    index: u16,
-    count: u16,
-}
-
-impl<'a> OpIter<'a> {
-    /// Iterates `count` ops encoded one after the other in `bytes`.
-    pub(crate) fn new(bytes: &'a [u8], count: u16) -> Self {
-        OpIter {
-            rest: bytes,
-            index: 0,
-            count,
-        }
-    }
-
-    /// Bytes after the ops decoded so far.
-    pub(crate) fn remaining_bytes(&self) -> usize {
-        self.rest.len()
-    }
-}
-
-impl<'a> Iterator for OpIter<'a> {
-    type Item = Result<Op<'a>, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.index >= self.count {
-            return None;
-        }
-        let section = Section::Op(self.index);
-        self.index += 1;
-        match postcard::take_from_bytes::<Op<'a>>(self.rest) {
-            Ok((op, rest)) => {
-                self.rest = rest;
-                Some(Ok(op))
-            }
-            Err(_) => {
-                self.index = self.count;
-                Some(Err(Error::Decode { section }))
-            }
-        }
-    }
-}
-
-fn elements(t: Option<&TensorDesc>) -> u64 {
-    t.map_or(0, |t| u64::from(t.height) * u64::from(t.width) * u64::from(t.channels))
-}
-
-/// Nominal multiply-accumulates of `op` over the tensor table (padded taps count).
-pub(crate) fn op_macs(op: &Op<'_>, tensors: &[TensorDesc]) -> u64 {
-    let t = |id: u16| tensors.get(usize::from(id));
-    let channels = |id: u16| t(id).map_or(0, |t| u64::from(t.channels));
-    match op {
-        Op::Conv2d(c) => {
-            let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * channels(c.input);
-            elements(t(c.output)).saturating_mul(taps)
-        }
-        Op::Conv2dMaxPool(c) => {
-            // The convolution runs at full resolution: four conv outputs per pooled one.
-            let taps = u64::from(c.window.kernel_h) * u64::from(c.window.kernel_w) * channels(c.input);
-            elements(t(c.output)).saturating_mul(4).saturating_mul(taps)
-        }
-        Op::ConcatConv1x1(c) => elements(t(c.output)).saturating_mul(channels(c.input_a) + channels(c.input_b)),
-        Op::FullyConnected(f) => elements(t(f.input)).saturating_mul(elements(t(f.output))),
-        _ => 0,
     }
 }

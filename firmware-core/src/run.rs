@@ -6,11 +6,12 @@ use crate::kernels::avg_pool::avg_pool;
 use crate::kernels::concat_conv1x1::{concat_conv1x1, concat_conv1x1_in_place, ConcatConv1x1Args};
 use crate::kernels::conv2d::{conv2d, Conv2dArgs};
 use crate::kernels::fully_connected::{fully_connected, FullyConnectedArgs};
-use crate::kernels::global_avg_pool::global_avg_pool;
+use crate::kernels::global_avg_pool::{global_avg_pool, GlobalAvgPoolArgs};
 use crate::kernels::input::convert_rgb;
 use crate::kernels::landmark_head::landmarks;
 use crate::kernels::max_pool::max_pool;
 use crate::kernels::params::ChannelParams;
+use crate::kernels::pool_window::Pool2dArgs;
 use crate::kernels::{OutputStage, Shape};
 use crate::model::Model;
 use crate::outputs::{OpTrace, Outputs};
@@ -136,16 +137,25 @@ impl<'a> Model<'a> {
             Op::MaxPool2d(p) | Op::AvgPool2d(p) => {
                 let (input, output) = (self.desc(p.input)?, self.desc(p.output)?);
                 let ([x], y) = split_io(arena, self.range(p.output)?, [self.range(p.input)?])?;
+                let args = Pool2dArgs {
+                    input: x,
+                    input_shape: shape(input),
+                    window: p.window,
+                };
                 if matches!(op, Op::MaxPool2d(_)) {
-                    max_pool(x, shape(input), p.window, y, shape(output))
+                    max_pool(&args, y, shape(output))
                 } else {
-                    avg_pool(x, shape(input), p.window, y, shape(output))
+                    avg_pool(&args, y, shape(output))
                 }
             }
             Op::GlobalAvgPool(p) => {
                 let input = self.desc(p.input)?;
                 let ([x], y) = split_io(arena, self.range(p.output)?, [self.range(p.input)?])?;
-                global_avg_pool(x, shape(input), y)
+                let args = GlobalAvgPoolArgs {
+                    input: x,
+                    input_shape: shape(input),
+                };
+                global_avg_pool(&args, y)
             }
             Op::FullyConnected(f) => {
                 let (input, output) = (self.desc(f.input)?, self.desc(f.output)?);

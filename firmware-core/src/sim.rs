@@ -113,7 +113,8 @@ pub struct DeviceProfile {
     pub clock_hz: u64,
     /// Assumed cycles per executed (Cortex-M4-equivalent) instruction.
     pub cycles_per_instruction: f64,
-    /// RAM kept for the stack, the image buffer's neighbours and the application.
+    /// RAM kept for the application: everything beyond [`ram_needed`] (its own
+    /// data and stack on top of the engine's).
     pub ram_reserved_bytes: usize,
     /// Flash kept for the engine code and the application.
     pub flash_reserved_bytes: usize,
@@ -137,6 +138,10 @@ impl DeviceProfile {
 }
 
 /// STM32F4-class Cortex-M4F: 192 KiB RAM, 1 MiB flash, 168 MHz.
+///
+/// The one definition of the Cortex-M4 budget: the QEMU firmware's
+/// `tests/firmware/memory.x` states the same lengths, and `cargo xtask
+/// firmware` checks that it does before building.
 pub const CORTEX_M4: DeviceProfile = DeviceProfile {
     name: "cortex-m4",
     description: "STM32F4-class Cortex-M4F",
@@ -192,7 +197,8 @@ pub enum SimError {
         /// Bytes available.
         available: usize,
     },
-    /// Arena + input image + model struct + reserve exceed the device's RAM.
+    /// [`ram_needed`] (arena + input image + model struct + engine stack) +
+    /// reserve exceed the device's RAM.
     RamTooSmall {
         /// Device name.
         device: &'static str,
@@ -214,7 +220,7 @@ impl fmt::Display for SimError {
             ),
             SimError::RamTooSmall { device, needed, available } => write!(
                 f,
-                "model does not fit the RAM of {device}: needs {needed} bytes (arena + image + model + reserved), device has {available}"
+                "model does not fit the RAM of {device}: needs {needed} bytes (arena + image + model + engine stack + reserved), device has {available}"
             ),
             SimError::Model(e) => write!(f, "{e}"),
         }
@@ -263,9 +269,15 @@ pub struct SimulatedDevice {
 /// concat kernel's parameter cache), rounded up with some margin.
 pub const ENGINE_STACK_BYTES: usize = 22 * 1024;
 
-/// Bytes of RAM a loaded model needs: the arena, the `Model` struct (tensor
-/// table), the RGB input image buffer and the engine's stack
-/// ([`ENGINE_STACK_BYTES`]).
+/// Bytes of RAM a loaded model needs, not counting the device's
+/// [`DeviceProfile::ram_reserved_bytes`]: the arena
+/// ([`Model::arena_bytes`]), the RGB input image buffer
+/// ([`Model::input_len`]), `size_of::<Model>()` and the engine's stack
+/// ([`ENGINE_STACK_BYTES`], a fixed figure, not measured per model).
+///
+/// `size_of::<Model>()` is the same for every model: its tensor table is a
+/// fixed-capacity vector with room for [`crate::format::MAX_TENSORS`]
+/// entries, whatever number of tensors this model has.
 pub fn ram_needed(model: &Model<'_>) -> usize {
     model.arena_bytes() + model.input_len() + core::mem::size_of::<Model<'static>>() + ENGINE_STACK_BYTES
 }

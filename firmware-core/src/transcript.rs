@@ -4,7 +4,7 @@
 //!
 //! Lines: `op <index> t<tensor> n<len> <fnv1a-32 hex>` per op, then
 //! `landmarks_q`, `landmarks_bits` (f32 bit patterns), `logits_q`,
-//! `probs_bits`, `flags` (40 × 0/1).
+//! `probs_bits`, `flags` ([`crate::ATTRIBUTE_COUNT`] × 0/1).
 use crate::outputs::{OpTrace, Outputs};
 
 /// FNV-1a, 32-bit, over the bytes of `data`.

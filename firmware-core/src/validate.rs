@@ -6,7 +6,7 @@ use crate::format::{
     Bytes, Clamp, Header, Op, Preamble, Quant, Requant, TensorDesc, Window, FORMAT_VERSION, INPUT_CHANNELS,
     INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION, PREAMBLE_LEN,
 };
-use crate::model::Model;
+use crate::ops::{op_macs, OpIter};
 use crate::outputs::{ATTRIBUTE_COUNT, LANDMARK_COUNT};
 use crate::Error;
 
@@ -64,13 +64,22 @@ fn check_preamble(blob: &[u8]) -> Result<(Preamble, &[u8]), Error> {
 
 /// Checks one tensor on its own: dimensions, scale, size, place in the arena.
 fn check_tensor(id: u16, t: &TensorDesc, arena_bytes: u32) -> Result<(), Error> {
+    // `usize` is at most 64 bits wide on every Rust target.
+    let address_limit = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
+    check_tensor_in(id, t, arena_bytes, address_limit)
+}
+
+/// [`check_tensor`] for a target whose byte offsets end at `address_limit`
+/// (`usize::MAX` there): a parameter so that the 32-bit case is tested on
+/// 64-bit hosts too.
+fn check_tensor_in(id: u16, t: &TensorDesc, arena_bytes: u32, address_limit: u64) -> Result<(), Error> {
     if t.height == 0 || t.width == 0 || t.channels == 0 {
         return Err(Error::EmptyTensor { tensor: id });
     }
     check_quant(id, t.quant)?;
     let len = u64::from(t.height) * u64::from(t.width) * u64::from(t.channels);
     let end = u64::from(t.offset) + len;
-    if usize::try_from(end).is_err() {
+    if end > address_limit {
         return Err(Error::SizeOverflow { tensor: id });
     }
     if end > u64::from(arena_bytes) {
@@ -398,8 +407,20 @@ impl<'m> Walk<'m> {
     }
 }
 
-/// Full validation behind [`Model::from_bytes`].
-pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
+/// What validation reads from a blob: what `Model` holds besides the blob length.
+pub(crate) struct Validated<'a> {
+    /// The payload header.
+    pub(crate) header: Header<'a>,
+    /// The tensor table, the input first.
+    pub(crate) tensors: heapless::Vec<TensorDesc, MAX_TENSORS>,
+    /// The encoded ops.
+    pub(crate) ops: &'a [u8],
+    /// Nominal multiply-accumulates of one forward pass.
+    pub(crate) macs: u64,
+}
+
+/// Full validation behind [`crate::Model::from_bytes`].
+pub(crate) fn validate(blob: &[u8]) -> Result<Validated<'_>, Error> {
     let (_, payload) = check_preamble(blob)?;
     let (header, mut rest) = postcard::take_from_bytes::<Header<'_>>(payload).map_err(|_| Error::Decode {
         section: Section::Header,
@@ -443,11 +464,11 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
         *d = 0; // the input is written by `run` before the first op
         *l = 0;
     }
-    let mut ops = crate::model::OpIter::new(rest, header.op_count);
+    let mut ops = OpIter::new(rest, header.op_count);
     for index in 0..header.op_count {
         let op = ops.next().ok_or(Error::Internal)??;
         walk.op(index, &op)?;
-        walk.macs = walk.macs.saturating_add(crate::model::op_macs(&op, &tensors));
+        walk.macs = walk.macs.saturating_add(op_macs(&op, &tensors));
     }
     if ops.remaining_bytes() != 0 {
         return Err(Error::TrailingBytes {
@@ -462,11 +483,59 @@ pub(crate) fn validate(blob: &[u8]) -> Result<Model<'_>, Error> {
     }
     walk.check_overlaps()?;
     let macs = walk.macs;
-    Ok(Model {
+    Ok(Validated {
         header,
         tensors,
         ops: rest,
         macs,
-        blob_len: blob.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor_at(offset: u32) -> TensorDesc {
+        TensorDesc {
+            height: 2,
+            width: 2,
+            channels: 2,
+            quant: Quant {
+                scale: 1.0,
+                zero_point: 0,
+            },
+            offset,
+        }
+    }
+
+    /// The size check of a 32-bit target (`usize::MAX = u32::MAX`), tested on
+    /// every host: a tensor whose end does not fit the address space is a
+    /// `SizeOverflow`, before the arena bound is looked at.
+    #[test]
+    fn tensor_end_past_a_32_bit_address_space_overflows() {
+        let limit_32 = u64::from(u32::MAX);
+        let past = tensor_at(u32::MAX);
+        assert_eq!(
+            check_tensor_in(2, &past, u32::MAX, limit_32),
+            Err(Error::SizeOverflow { tensor: 2 })
+        );
+        // The last 8 bytes of the address space: fits (and the 4 GiB arena).
+        assert_eq!(check_tensor_in(2, &tensor_at(u32::MAX - 8), u32::MAX, limit_32), Ok(()));
+        assert_eq!(
+            check_tensor_in(2, &tensor_at(u32::MAX - 7), u32::MAX, limit_32),
+            Err(Error::SizeOverflow { tensor: 2 })
+        );
+        // With 64-bit offsets the same tensor fits the address space but not the arena.
+        assert_eq!(
+            check_tensor_in(2, &past, u32::MAX, u64::MAX),
+            Err(Error::TensorOutsideArena { tensor: 2 })
+        );
+        // This host's limit is the one `validate` uses.
+        let expected = if cfg!(target_pointer_width = "32") {
+            Error::SizeOverflow { tensor: 2 }
+        } else {
+            Error::TensorOutsideArena { tensor: 2 }
+        };
+        assert_eq!(check_tensor(2, &past, u32::MAX), Err(expected));
+    }
 }

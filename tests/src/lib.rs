@@ -3,6 +3,8 @@
 use smn_firmware_core::crc32::crc32;
 use smn_firmware_core::format::Preamble;
 
+pub mod blob_edit;
+
 /// A blob: the preamble (magic, `version`, payload length, CRC-32) followed
 /// by `payload`.
 pub fn seal_version(payload: &[u8], version: u16) -> Vec<u8> {

@@ -2,7 +2,7 @@
 use smn_firmware_core::builder::{Activation, BuildError, GraphBuilder, InputSpec, OutputSpec, Weights};
 use smn_firmware_core::format::{Quant, Window};
 use smn_firmware_core::kernels::dot::MAX_PATCH;
-use smn_firmware_core::Error;
+use smn_firmware_core::{Error, ATTRIBUTE_COUNT, LANDMARK_COUNT};
 
 fn conv(
     g: &mut GraphBuilder,
@@ -52,9 +52,9 @@ fn a_patch_longer_than_max_patch_is_rejected_at_finish() {
     let x = g.input();
     // 1×1 conv to 250 channels, then a 3×3 conv over them: 2250 taps > 2048.
     let wide = conv(&mut g, x, 1, 250).unwrap();
-    let too_long = conv(&mut g, wide, 3, 10).unwrap();
+    let too_long = conv(&mut g, wide, 3, 2 * LANDMARK_COUNT as u16).unwrap();
     const { assert!(9 * 250 > MAX_PATCH) };
-    let attrs = conv(&mut g, wide, 1, 40).unwrap();
+    let attrs = conv(&mut g, wide, 1, ATTRIBUTE_COUNT as u16).unwrap();
     let attrs = g.global_avg_pool(attrs).unwrap();
     let lm = g.global_avg_pool(too_long).unwrap();
     g.landmark_head(

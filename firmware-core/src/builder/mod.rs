@@ -392,13 +392,13 @@ impl GraphBuilder {
         Ok(output)
     }
 
-    /// The landmark head on a 10-value tensor; `head.input` is ignored (set from `input`).
+    /// The landmark head on a `2 ·` [`crate::LANDMARK_COUNT`]-value tensor; `head.input` is ignored (set from `input`).
     pub fn landmark_head(&mut self, input: TensorId, head: LandmarkHead) -> Result<(), BuildError> {
         self.tensor(input)?;
         self.push_op(&Op::LandmarkHead(LandmarkHead { input: input.0, ..head }))
     }
 
-    /// The attribute head on a 40-value tensor.
+    /// The attribute head on a [`crate::ATTRIBUTE_COUNT`]-value tensor.
     pub fn attribute_head(&mut self, input: TensorId) -> Result<(), BuildError> {
         self.tensor(input)?;
         self.push_op(&Op::AttributeHead(AttributeHead { input: input.0 }))

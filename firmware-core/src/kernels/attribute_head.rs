@@ -1,4 +1,4 @@
-//! Attribute head: 40 int8 logits → probabilities and flags
+//! Attribute head: [`ATTRIBUTE_COUNT`] (40) int8 logits → probabilities and flags
 //! (`docs/int8-spec.md` §7).
 //!
 //! `logit = scale · (q − zp)` in `f32`; `p = 1 / (1 + exp(−logit))` with
@@ -6,6 +6,7 @@
 //! same code runs on the host, where std's `f32::exp` would otherwise shadow
 //! it); `flag = q > zp`, decided on the integers so it is exact.
 use crate::format::Quant;
+use crate::outputs::ATTRIBUTE_COUNT;
 use micromath::F32;
 
 /// Logits are clamped to `±LOGIT_LIMIT` before `exp`: micromath's `exp`
@@ -24,7 +25,7 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// Fills probabilities and flags from the int8 logits.
-pub fn attributes(q: &[i8], quant: Quant, probs: &mut [f32; 40], flags: &mut [bool; 40]) {
+pub fn attributes(q: &[i8], quant: Quant, probs: &mut [f32; ATTRIBUTE_COUNT], flags: &mut [bool; ATTRIBUTE_COUNT]) {
     let zp = i32::from(quant.zero_point);
     for ((&v, p), f) in q.iter().zip(probs.iter_mut()).zip(flags.iter_mut()) {
         let centred = i32::from(v) - zp;
@@ -43,10 +44,10 @@ mod tests {
             scale: 0.1,
             zero_point: 3,
         };
-        let q: std::vec::Vec<i8> = (0..40).map(|i| (i as i32 * 6 - 120) as i8).collect();
-        let (mut p, mut f) = ([0f32; 40], [false; 40]);
+        let q: std::vec::Vec<i8> = (0..ATTRIBUTE_COUNT).map(|i| (i as i32 * 6 - 120) as i8).collect();
+        let (mut p, mut f) = ([0f32; ATTRIBUTE_COUNT], [false; ATTRIBUTE_COUNT]);
         attributes(&q, quant, &mut p, &mut f);
-        for i in 0..40 {
+        for i in 0..ATTRIBUTE_COUNT {
             let logit = 0.1f64 * (q[i] as f64 - 3.0);
             let want = 1.0 / (1.0 + (-logit).exp());
             assert!((p[i] as f64 - want).abs() < 2e-3, "{i}: {} vs {want}", p[i]);

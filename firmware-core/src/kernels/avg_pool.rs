@@ -1,9 +1,8 @@
 //! Average pooling over NHWC int8 (`docs/int8-spec.md` §6): the mean of the
 //! valid (non-padded) positions, rounded to nearest with ties away from zero;
 //! output keeps the input's quantisation.
-use super::pool_window::{for_each_window, Region};
+use super::pool_window::{for_each_window, Pool2dArgs, Region};
 use super::Shape;
-use crate::format::Window;
 use crate::Error;
 
 /// Channels summed at once in a stack buffer.
@@ -48,14 +47,13 @@ pub fn average_region(input: &[i8], input_shape: Shape, region: Region, out_px: 
     Ok(())
 }
 
-/// Runs average pooling.
-pub fn avg_pool(
-    input: &[i8],
-    input_shape: Shape,
-    window: Window,
-    output: &mut [i8],
-    output_shape: Shape,
-) -> Result<(), Error> {
+/// Runs average pooling into `output` (`output_shape.len()` values).
+pub fn avg_pool(args: &Pool2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
+    let Pool2dArgs {
+        input,
+        input_shape,
+        window,
+    } = *args;
     for_each_window(input_shape, window, output, output_shape, |out_px, region| {
         average_region(input, input_shape, region, out_px)
     })
@@ -64,6 +62,7 @@ pub fn avg_pool(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Window;
     use crate::rng::Rng;
 
     /// f64 mean rounded half away from zero (`f64::round`).
@@ -108,7 +107,12 @@ mod tests {
             };
             let x = rng.vec_i8(ins.len(), Rng::activation);
             let mut out = std::vec![0i8; outs.len()];
-            avg_pool(&x, ins, win, &mut out, outs).unwrap();
+            let args = Pool2dArgs {
+                input: &x,
+                input_shape: ins,
+                window: win,
+            };
+            avg_pool(&args, &mut out, outs).unwrap();
             for oy in 0..outs.height {
                 for ox in 0..outs.width {
                     for ch in 0..ins.channels {

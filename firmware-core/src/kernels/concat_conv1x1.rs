@@ -14,11 +14,12 @@
 //! place** over `a` ([`concat_conv1x1_in_place`]) when it has no more
 //! output channels than `a` has channels: output pixel `p` then overwrites
 //! only bytes of input pixels that were already read.
-use super::dot::{gather, pair_len, MacEngine, Native, PatchScratch, MAX_PATCH};
+use super::dot::{gather, PatchScratch, MAX_PATCH};
+use super::mac::{pair_len, MacEngine};
 use super::params::{requant_at, Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::simd_dispatch::with_best_simd;
-use super::OutputStage;
+use super::{Native, OutputStage};
 use crate::Error;
 use core::num::NonZeroUsize;
 
@@ -210,7 +211,7 @@ mod tests {
 
     #[test]
     fn matches_reference_on_random_shapes() {
-        random_shapes::<crate::kernels::dot::Portable>(31);
+        random_shapes::<crate::kernels::portable::Portable>(31);
         random_shapes::<crate::kernels::dsp::Dsp>(32);
     }
 

@@ -15,11 +15,12 @@
 //! this equals pooling the requantised outputs, bit for bit, while the
 //! full-resolution tensor is never stored and three of four requantisations
 //! are skipped.
-use super::dot::{gather, gather_spans, pair_len, weight_row, MacEngine, Native, PatchScratch, MAX_PATCH};
+use super::dot::{gather, gather_spans, weight_row, PatchScratch, MAX_PATCH};
+use super::mac::{pair_len, MacEngine};
 use super::params::{Channel, ChannelParams};
 use super::requant::multiply_by_quantized_multiplier;
 use super::simd_dispatch::with_best_simd;
-use super::{OutputStage, Shape};
+use super::{Native, OutputStage, Shape};
 use crate::format::Window;
 use crate::Error;
 use core::num::NonZeroUsize;
@@ -345,7 +346,7 @@ mod tests {
 
     #[test]
     fn matches_reference_on_random_shapes() {
-        random_shapes::<crate::kernels::dot::Portable>(21);
+        random_shapes::<crate::kernels::portable::Portable>(21);
         random_shapes::<crate::kernels::dsp::Dsp>(22);
     }
 

@@ -1,31 +1,8 @@
-//! The multiply-accumulate core shared by every MAC kernel: `i16` patches
-//! (`x − zero_point`, gathered once per output pixel) times `i8` weight rows,
-//! accumulated in `i32`, in register tiles of two pixels × two output channels.
-//!
-//! Two engines implement [`MacEngine`] with identical results:
-//! [`Portable`] (plain Rust; LLVM vectorises it on x86) and
-//! [`super::dsp::Dsp`] (Armv7E-M `SMLAD`/`SXTB16`, two MACs per instruction;
-//! on other targets it runs on plain-Rust models of the instructions, so its
-//! algorithm is tested on the host). [`Native`] is the one the kernels use:
-//! `Dsp` on `target_arch = "arm"` with the `dsp` feature, else `Portable`.
-//!
-//! # Patch layout
-//!
-//! The tiles read a **pair patch**: the patches of two output pixels in one
-//! buffer of exactly [`pair_len`]`(k) = 2 ·` [`padded`]`(k)` `i16` slots for
-//! `k`-value patches (the slots past `k` hold 0). Each engine chooses the
-//! layout ([`MacEngine::INTERLEAVED`]):
-//!
-//! * `Portable`: two blocks, pixel 0 in the first half and pixel 1 in the
-//!   second, natural order, so each tile is one long loop over contiguous
-//!   slices that LLVM vectorises.
-//! * `Dsp`: interleaved in groups of four values — group `g` of pixel 0 at
-//!   slots `8g..8g+4`, of pixel 1 at `8g+4..8g+8` — so one pointer walks both
-//!   pixels, and within a group the middle two values swapped,
-//!   `(x0, x2, x1, x3)`, so that one 32-bit load pairs `(x0, x2)` with
-//!   `SXTB16(w0..w3) = (w0, w2)` and the next `(x1, x3)` with
-//!   `SXTB16(w0..w3, ROR #8) = (w1, w3)`: the weights are read straight from
-//!   the blob, four per load, with no repacking of either operand.
+//! Gathering pair patches for the MAC kernels: the `i16` values
+//! `x − zero_point` of two output pixels, laid out as the chosen
+//! [`MacEngine`] reads them (see [`super::mac`] for the layout), and the
+//! weight rows the tiles multiply them with.
+use super::mac::{padded, MacEngine};
 
 /// Longest patch (kernel taps × input channels) a MAC kernel gathers on the
 /// stack as `i16`. Validation rejects larger layers (`docs/int8-spec.md` §4).
@@ -50,127 +27,6 @@ impl<const N: usize> Default for PatchScratch<N> {
     }
 }
 
-/// `k` rounded up to a multiple of four.
-#[inline(always)]
-pub const fn padded(k: usize) -> usize {
-    (k + 3) & !3
-}
-
-/// Slots of a pair patch for `k`-value patches: `2 · padded(k)`.
-#[inline(always)]
-pub const fn pair_len(k: usize) -> usize {
-    2 * padded(k)
-}
-
-/// Dot products of pair patches with `i8` weight rows, in register tiles.
-///
-/// For `k`-value patches, every pair patch holds [`pair_len`]`(k)` slots laid
-/// out as described in the module documentation (the padding slots 0), and
-/// every weight row has `k` to [`padded`]`(k)` values (see [`weight_row`]:
-/// weights past `k` meet zero slots and add nothing). Sums wrap in `i32` like the
-/// hardware; validation bounds them (`docs/int8-spec.md` §4), so they are exact.
-pub trait MacEngine {
-    /// True for the interleaved, middle-swapped layout (`Dsp`), false for
-    /// two natural-order blocks (`Portable`); see the module documentation.
-    const INTERLEAVED: bool;
-
-    /// Slot of value `i` of pixel `pixel` (0 or 1) in a pair patch of
-    /// `2 · half` slots.
-    #[inline(always)]
-    fn slot(i: usize, pixel: usize, half: usize) -> usize {
-        if Self::INTERLEAVED {
-            8 * (i / 4) + 4 * pixel + (((i & 1) << 1) | ((i >> 1) & 1))
-        } else {
-            pixel * half + i
-        }
-    }
-
-    /// `x + offset` for one whole group of four input values, in the
-    /// interleaved layout's slot order (`(x0, x2, x1, x3)`).
-    #[inline(always)]
-    fn group_values(x: [i8; 4], offset: i16) -> [i16; 4] {
-        let [v0, v1, v2, v3] = x.map(|v| i16::from(v) + offset);
-        [v0, v2, v1, v3]
-    }
-
-    /// `[p0·w0, p0·w1, p1·w0, p1·w1]`: two pixels × two output channels.
-    fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4];
-
-    /// `[p0·w0, p0·w1]`: pixel 0 of a pair patch × two output channels.
-    fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2];
-
-    /// `[p0·w, p1·w]`: two pixels × one output channel.
-    #[inline(always)]
-    fn tile_2x1(pp: &[i16], w: &[i8]) -> [i32; 2] {
-        let [a, _, b, _] = Self::tile_2x2(pp, w, w);
-        [a, b]
-    }
-
-    /// `p0·w`: pixel 0 × one output channel.
-    #[inline(always)]
-    fn tile_1x1(pp: &[i16], w: &[i8]) -> i32 {
-        Self::tile_1x2(pp, w, w)[0]
-    }
-
-    /// `[Σ (x[i] + offset)·w0[i], Σ (x[i] + offset)·w1[i]]` straight from `i8`
-    /// input (no patch; fully connected layers, any length), over the common
-    /// length of `x`, `w0` and `w1` (`|offset| ≤ 255`).
-    fn dot_offset_1x2(x: &[i8], offset: i32, w0: &[i8], w1: &[i8]) -> [i32; 2];
-}
-
-/// `s[start..]`, empty when `start` is past the end.
-#[inline(always)]
-pub(crate) fn from<T>(s: &[T], start: usize) -> &[T] {
-    s.get(start..).unwrap_or(&[])
-}
-
-/// Plain-Rust engine (natural order within each group).
-#[derive(Clone, Copy, Debug)]
-pub struct Portable;
-
-impl MacEngine for Portable {
-    const INTERLEAVED: bool = false;
-
-    #[inline(always)]
-    fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4] {
-        let (pa, pb) = pp.split_at(pp.len() / 2);
-        let mut acc = [0i32; 4];
-        // One pass over contiguous slices: each patch value and weight is
-        // loaded once for two MACs, and LLVM vectorises the four sums.
-        for (((&a, &b), &c0), &c1) in pa.iter().zip(pb).zip(w0).zip(w1) {
-            let (a, b, c0, c1) = (i32::from(a), i32::from(b), i32::from(c0), i32::from(c1));
-            acc[0] = acc[0].wrapping_add(a * c0);
-            acc[1] = acc[1].wrapping_add(a * c1);
-            acc[2] = acc[2].wrapping_add(b * c0);
-            acc[3] = acc[3].wrapping_add(b * c1);
-        }
-        acc
-    }
-
-    #[inline(always)]
-    fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2] {
-        let pa = pp.get(..pp.len() / 2).unwrap_or(&[]);
-        let mut acc = [0i32; 2];
-        for ((&a, &c0), &c1) in pa.iter().zip(w0).zip(w1) {
-            let a = i32::from(a);
-            acc[0] = acc[0].wrapping_add(a * i32::from(c0));
-            acc[1] = acc[1].wrapping_add(a * i32::from(c1));
-        }
-        acc
-    }
-
-    #[inline(always)]
-    fn dot_offset_1x2(x: &[i8], offset: i32, w0: &[i8], w1: &[i8]) -> [i32; 2] {
-        let mut acc = [0i32; 2];
-        for ((&v, &c0), &c1) in x.iter().zip(w0).zip(w1) {
-            let v = i32::from(v) + offset;
-            acc[0] = acc[0].wrapping_add(v * i32::from(c0));
-            acc[1] = acc[1].wrapping_add(v * i32::from(c1));
-        }
-        acc
-    }
-}
-
 /// Row `j` of a `rows × k` weight matrix, extended by the bytes that follow
 /// it up to [`padded`]`(k)` where the matrix has them (all rows but possibly
 /// the last), so that the tiles read whole groups of four without a partial
@@ -184,15 +40,6 @@ pub fn weight_row(weights: &[i8], k: usize, j: usize) -> Option<&[i8]> {
     }
     weights.get(start..(start + padded(k)).min(weights.len()))
 }
-
-/// The engine the kernels run: [`super::dsp::Dsp`] on Armv7E-M with the
-/// `dsp` feature, [`Portable`] elsewhere.
-#[cfg(all(target_arch = "arm", feature = "dsp"))]
-pub type Native = super::dsp::Dsp;
-/// The engine the kernels run: [`super::dsp::Dsp`] on Armv7E-M with the
-/// `dsp` feature, [`Portable`] elsewhere.
-#[cfg(not(all(target_arch = "arm", feature = "dsp")))]
-pub type Native = Portable;
 
 /// Writes `x[i] + offset` as values `start + i` of pixel `pixel` (0 or 1)
 /// into the pair patch `pp` (slots outside `pp` are skipped; callers size
@@ -309,19 +156,14 @@ pub fn gather_spans<'x, E: MacEngine>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::kernels::dsp::Dsp;
+    use crate::kernels::mac::pair_len;
+    use crate::kernels::portable::Portable;
+    use crate::kernels::test_util::pair_patch_of;
     use crate::rng::Rng;
     use std::vec::Vec;
-
-    /// The pair patch of `xa` (pixel 0) and `xb` (pixel 1) plus `offset` in `E`'s layout.
-    pub(crate) fn pair_patch_of<E: MacEngine>(xa: &[i8], xb: &[i8], offset: i16) -> Vec<i16> {
-        let mut p = std::vec![0i16; pair_len(xa.len().max(xb.len()))];
-        gather::<E>(&mut p, 0, 0, xa, offset);
-        gather::<E>(&mut p, 1, 0, xb, offset);
-        p
-    }
 
     fn dot_ref(x: &[i8], off: i64, w: &[i8]) -> i32 {
         x.iter().zip(w).map(|(&a, &b)| (a as i64 + off) * b as i64).sum::<i64>() as i32

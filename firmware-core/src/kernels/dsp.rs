@@ -1,13 +1,14 @@
 //! Two multiply-accumulates per instruction on Armv7E-M (Cortex-M4/M7/M33
 //! with the DSP extension): `SXTB16` widens two int8 weights at once into
 //! the order in which the patch already holds the matching `i16` values
-//! (see [`super::dot`]), `SMLAD` adds both products.
+//! (see [`super::mac`]), `SMLAD` adds both products.
 //!
 //! The instruction wrappers are inline assembly on `target_arch = "arm"`
 //! with the `dsp` feature, and plain-Rust models of the same instructions
 //! everywhere else, so the algorithm is tested bit-exactly on the host and
 //! the QEMU parity check proves the instructions behave as modelled.
-use super::dot::{from as tail, MacEngine, Portable};
+use super::mac::{from as tail, MacEngine};
+use super::portable::Portable;
 
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
 #[allow(unsafe_code)]
@@ -243,7 +244,7 @@ fn group_1x2(acc: [i32; 2], p: &[i16], c0: u32, c1: u32) -> [i32; 2] {
 
 /// Armv7E-M engine: two MACs per `SMLAD`, weights widened four at a time by
 /// `SXTB16` and paired with patch words in the swapped-middle layout (see
-/// [`super::dot`]). On other targets the instructions are plain-Rust models.
+/// [`super::mac`]). On other targets the instructions are plain-Rust models.
 #[derive(Clone, Copy, Debug)]
 pub struct Dsp;
 

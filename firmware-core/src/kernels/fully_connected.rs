@@ -1,10 +1,10 @@
 //! Fully connected layer over a flattened NHWC tensor (`docs/int8-spec.md` §4):
 //! `y[o] = clamp(zp_out + MBQM(bias[o] + Σ w[o][i]·(x[i] − zp_in), M[o], sh[o]))`.
-use super::dot::{MacEngine, Native};
+use super::mac::MacEngine;
 use super::params::ChannelParams;
 use super::requant::multiply_by_quantized_multiplier;
 use super::simd_dispatch::with_best_simd;
-use super::OutputStage;
+use super::{Native, OutputStage};
 use crate::Error;
 use core::num::NonZeroUsize;
 
@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn matches_reference() {
-        random_cases::<crate::kernels::dot::Portable>(41);
+        random_cases::<crate::kernels::portable::Portable>(41);
         random_cases::<crate::kernels::dsp::Dsp>(42);
     }
 

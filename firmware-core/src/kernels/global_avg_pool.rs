@@ -5,8 +5,18 @@ use super::pool_window::Region;
 use super::Shape;
 use crate::Error;
 
-/// Runs global average pooling into `output` (`channels` values).
-pub fn global_avg_pool(input: &[i8], input_shape: Shape, output: &mut [i8]) -> Result<(), Error> {
+/// Everything a global average pooling op reads.
+#[derive(Clone, Copy, Debug)]
+pub struct GlobalAvgPoolArgs<'a> {
+    /// Input data, `input_shape.len()` values.
+    pub input: &'a [i8],
+    /// Input shape.
+    pub input_shape: Shape,
+}
+
+/// Runs global average pooling into `output` (`input_shape.channels` values).
+pub fn global_avg_pool(args: &GlobalAvgPoolArgs<'_>, output: &mut [i8]) -> Result<(), Error> {
+    let GlobalAvgPoolArgs { input, input_shape } = *args;
     let region = Region {
         row: 0,
         rows: input_shape.height,
@@ -32,7 +42,11 @@ mod tests {
             };
             let x = rng.vec_i8(s.len(), Rng::activation);
             let mut out = std::vec![0i8; s.channels];
-            global_avg_pool(&x, s, &mut out).unwrap();
+            let args = GlobalAvgPoolArgs {
+                input: &x,
+                input_shape: s,
+            };
+            global_avg_pool(&args, &mut out).unwrap();
             for ch in 0..s.channels {
                 let sum: f64 = x.iter().skip(ch).step_by(s.channels).map(|&v| v as f64).sum();
                 assert_eq!(out[ch], (sum / (s.height * s.width) as f64).round() as i8);

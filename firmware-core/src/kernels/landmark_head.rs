@@ -1,11 +1,13 @@
-//! Landmark head: 10 int8 values → 5 `(x, y)` points in input-image pixels
+//! Landmark head: `2 ·` [`LANDMARK_COUNT`] (10) int8 values →
+//! [`LANDMARK_COUNT`] (5) `(x, y)` points in input-image pixels
 //! (`docs/int8-spec.md` §7): `real = scale · (q − zp)`, then
 //! `px = real · x_scale + x_offset` (single-precision multiply, then add;
 //! IEEE-exact and identical on x86 and Cortex-M4F).
 use crate::format::{LandmarkHead, Quant};
+use crate::outputs::LANDMARK_COUNT;
 
 /// Dequantises `q` (`x0, y0, … x4, y4`) into pixel coordinates.
-pub fn landmarks(q: &[i8], quant: Quant, head: &LandmarkHead, out: &mut [[f32; 2]; 5]) {
+pub fn landmarks(q: &[i8], quant: Quant, head: &LandmarkHead, out: &mut [[f32; 2]; LANDMARK_COUNT]) {
     for (point, xy) in out.iter_mut().zip(q.chunks_exact(2)) {
         if let [x, y] = *xy {
             let real_x = (i32::from(x) - i32::from(quant.zero_point)) as f32 * quant.scale;
@@ -35,8 +37,8 @@ mod tests {
             y_scale: 32.0,
             y_offset: 1.0,
         };
-        let q = [-128i8, 127, 0, 0, -64, 64, 10, 20, 30, 40];
-        let mut out = [[0f32; 2]; 5];
+        let q: [i8; 2 * LANDMARK_COUNT] = [-128, 127, 0, 0, -64, 64, 10, 20, 30, 40];
+        let mut out = [[0f32; 2]; LANDMARK_COUNT];
         landmarks(&q, quant, &head, &mut out);
         for (i, p) in out.iter().enumerate() {
             let rx = (q[2 * i] as f64 + 128.0) / 128.0;

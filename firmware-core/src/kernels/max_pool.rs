@@ -1,17 +1,16 @@
 //! Max pooling over NHWC int8; padded positions are ignored (`docs/int8-spec.md` §6).
-use super::pool_window::for_each_window;
+use super::pool_window::{for_each_window, Pool2dArgs};
 use super::Shape;
-use crate::format::Window;
 use crate::Error;
 
-/// Runs max pooling; output keeps the input's quantisation.
-pub fn max_pool(
-    input: &[i8],
-    input_shape: Shape,
-    window: Window,
-    output: &mut [i8],
-    output_shape: Shape,
-) -> Result<(), Error> {
+/// Runs max pooling into `output` (`output_shape.len()` values); the output
+/// keeps the input's quantisation.
+pub fn max_pool(args: &Pool2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
+    let Pool2dArgs {
+        input,
+        input_shape,
+        window,
+    } = *args;
     let c = input_shape.channels;
     for_each_window(input_shape, window, output, output_shape, |out_px, region| {
         out_px.fill(i8::MIN);
@@ -31,6 +30,7 @@ pub fn max_pool(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Window;
     use crate::rng::Rng;
 
     #[test]
@@ -61,7 +61,12 @@ mod tests {
             };
             let x = rng.vec_i8(ins.len(), Rng::activation);
             let mut out = std::vec![0i8; outs.len()];
-            max_pool(&x, ins, win, &mut out, outs).unwrap();
+            let args = Pool2dArgs {
+                input: &x,
+                input_shape: ins,
+                window: win,
+            };
+            max_pool(&args, &mut out, outs).unwrap();
             for oy in 0..outs.height {
                 for ox in 0..outs.width {
                     for ch in 0..ins.channels {

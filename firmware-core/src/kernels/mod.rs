@@ -13,13 +13,24 @@ pub mod fully_connected;
 pub mod global_avg_pool;
 pub mod input;
 pub mod landmark_head;
+pub mod mac;
 pub mod max_pool;
 pub mod params;
 pub mod pool_window;
+pub mod portable;
 pub mod requant;
 mod simd_dispatch;
 #[cfg(test)]
 mod test_util;
+
+/// The engine the kernels run: [`dsp::Dsp`] on Armv7E-M with the `dsp`
+/// feature, [`portable::Portable`] elsewhere (see [`mac`]).
+#[cfg(all(target_arch = "arm", feature = "dsp"))]
+pub type Native = dsp::Dsp;
+/// The engine the kernels run: [`dsp::Dsp`] on Armv7E-M with the `dsp`
+/// feature, [`portable::Portable`] elsewhere (see [`mac`]).
+#[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+pub type Native = portable::Portable;
 
 /// Height, width and channels of an NHWC tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

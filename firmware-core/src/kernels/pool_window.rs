@@ -6,6 +6,18 @@ use crate::format::Window;
 use crate::Error;
 use core::num::NonZeroUsize;
 
+/// Everything a max or average pooling op reads (the output buffer and its
+/// shape are the kernel's other arguments, as for every op kernel).
+#[derive(Clone, Copy, Debug)]
+pub struct Pool2dArgs<'a> {
+    /// Input data, `input_shape.len()` values.
+    pub input: &'a [i8],
+    /// Input shape.
+    pub input_shape: Shape,
+    /// Kernel, stride, padding.
+    pub window: Window,
+}
+
 /// A rectangle of input pixels: first row/column and how many of each.
 #[derive(Clone, Copy, Debug)]
 pub struct Region {

@@ -1,4 +1,6 @@
 //! Helpers shared by the kernels' reference tests.
+use super::dot::gather;
+use super::mac::{pair_len, MacEngine};
 use crate::rng::Rng;
 use std::vec::Vec;
 
@@ -43,4 +45,12 @@ pub(crate) fn requant_ref(acc: i64, m: i32, s: i32) -> i64 {
     let d = 1i128 << right;
     let mag = (hi.abs() + d / 2) / d;
     (if hi < 0 { -mag } else { mag }) as i64
+}
+
+/// The pair patch of `xa` (pixel 0) and `xb` (pixel 1) plus `offset` in `E`'s layout.
+pub(crate) fn pair_patch_of<E: MacEngine>(xa: &[i8], xb: &[i8], offset: i16) -> Vec<i16> {
+    let mut p = std::vec![0i16; pair_len(xa.len().max(xb.len()))];
+    gather::<E>(&mut p, 0, 0, xa, offset);
+    gather::<E>(&mut p, 1, 0, xb, offset);
+    p
 }

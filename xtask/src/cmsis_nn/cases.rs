@@ -24,7 +24,7 @@ pub(super) struct Dims {
 }
 
 impl Dims {
-    pub(super) fn of(t: &TensorInfo) -> Dims {
+    pub(super) fn of(t: &TensorDesc) -> Dims {
         Dims {
             h: usize::from(t.height),
             w: usize::from(t.width),
@@ -161,7 +161,7 @@ impl Tensors<'_> {
         Ok(Tensors { model, data })
     }
 
-    pub(super) fn info(&self, id: u16) -> Result<&TensorInfo, String> {
+    pub(super) fn info(&self, id: u16) -> Result<&TensorDesc, String> {
         self.model
             .tensor(usize::from(id))
             .ok_or_else(|| format!("tensor {id} is not in the model"))

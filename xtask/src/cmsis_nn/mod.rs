@@ -32,13 +32,15 @@ use std::time::SystemTime;
 
 use smn_firmware_core::builder::{plan_arena, quantize_multiplier, Lifetime};
 use smn_firmware_core::crc32::crc32;
-use smn_firmware_core::format::{Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Op, Pool2d, Quant, Window};
+use smn_firmware_core::format::{
+    Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Op, Pool2d, Quant, TensorDesc, Window,
+};
 use smn_firmware_core::kernels::conv2d::{conv2d, Conv2dArgs};
 use smn_firmware_core::kernels::input::convert_rgb;
 use smn_firmware_core::kernels::params::ChannelParams;
 use smn_firmware_core::kernels::requant::multiply_by_quantized_multiplier;
 use smn_firmware_core::kernels::{OutputStage, Shape};
-use smn_firmware_core::{Model, TensorInfo};
+use smn_firmware_core::Model;
 
 use crate::cmd;
 use crate::firmware::{self, Calibration, Report, DEVICE_PREFIX};

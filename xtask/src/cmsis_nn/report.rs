@@ -1,5 +1,6 @@
 //! The TFLM-style arena estimate and the per-layer table.
 use super::*;
+use smn_firmware_core::{ATTRIBUTE_COUNT, LANDMARK_COUNT};
 
 // ---------------------------------------------------------------------------
 // Arena estimate.
@@ -154,7 +155,7 @@ pub(super) fn shape_of(t: &Tensors<'_>, op: &Op<'_>) -> Result<String, String> {
         ),
         Op::GlobalAvgPool(p) => format!("{} -> {}", t.dims(p.input)?, out(p.output)?),
         Op::FullyConnected(f) => format!("{} -> {}", t.dims(f.input)?.len(), out(f.output)?.c),
-        Op::LandmarkHead(h) => format!("{} -> 5 landmarks", t.dims(h.input)?.len()),
-        Op::AttributeHead(h) => format!("{} -> 40 attributes", t.dims(h.input)?.len()),
+        Op::LandmarkHead(h) => format!("{} -> {LANDMARK_COUNT} landmarks", t.dims(h.input)?.len()),
+        Op::AttributeHead(h) => format!("{} -> {ATTRIBUTE_COUNT} attributes", t.dims(h.input)?.len()),
     })
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the CMSIS-NN comparison.
 use super::*;
 use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, SmnShape};
+use smn_firmware_core::LANDMARK_COUNT;
 
 fn word_at(bytes: &[u8], index: usize) -> i32 {
     i32::from_le_bytes(bytes[4 * index..4 * index + 4].try_into().unwrap())
@@ -281,7 +282,7 @@ fn table_and_ratio_line_format() {
         Row {
             op: "38-39".into(),
             kind: "heads (f32)".into(),
-            shape: "10 -> 5 landmarks".into(),
+            shape: format!("{} -> {LANDMARK_COUNT} landmarks", 2 * LANDMARK_COUNT),
             macs: 0,
             ours: Some(300),
             cmsis: None,

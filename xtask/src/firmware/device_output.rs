@@ -1,5 +1,14 @@
 //! Parsing the firmware's device-only lines (`icount …`, `device …`).
-use super::*;
+use smn_firmware_core::Model;
+
+/// Lines starting with these prefixes carry device-only measurements
+/// (instruction counts, stack use): they are excluded from the parity
+/// comparison and parsed for the report.
+pub(crate) const ICOUNT_PREFIX: &str = "icount ";
+/// See [`ICOUNT_PREFIX`].
+pub(crate) const DEVICE_PREFIX: &str = "device ";
+/// Per-op lines of the profiled pass: `icount layer <op_index> <ticks>`.
+const LAYER_PREFIX: &str = "icount layer ";
 
 /// The value of the firmware's `<prefix><key> <n>` line.
 pub(crate) fn device_value(device: &str, prefix: &str, key: &str) -> Result<u64, String> {

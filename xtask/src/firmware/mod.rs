@@ -20,29 +20,19 @@ use smn_firmware_core::{Model, Outputs};
 
 use crate::{cmd, deps};
 
+mod budget;
 mod device_output;
+mod params;
 mod report;
 
-pub(crate) use device_output::device_value;
-use device_output::*;
+pub(crate) use device_output::{device_value, DEVICE_PREFIX, ICOUNT_PREFIX};
+use device_output::{op_rates, op_ticks, op_types};
+pub use params::SEED;
+use params::TARGET;
 pub use report::{Calibration, Report};
 
-/// Seed of the random model and of the synthetic image (any value works; a
-/// fixed one keeps the firmware build cached between runs).
-pub const SEED: u64 = 0x534d_4e5f_4657_0001;
-/// The firmware's budget, as in `tests/firmware/memory.x` (STM32F4-class part).
-const FLASH_BUDGET: u64 = 1024 * 1024;
-const RAM_BUDGET: u64 = 192 * 1024;
 /// Wall-clock limit of the QEMU run.
 const QEMU_TIMEOUT: Duration = Duration::from_secs(300);
-/// Lines starting with these prefixes carry device-only measurements
-/// (instruction counts, stack use): they are excluded from the parity
-/// comparison and parsed for the report.
-pub(crate) const ICOUNT_PREFIX: &str = "icount ";
-pub(crate) const DEVICE_PREFIX: &str = "device ";
-/// Per-op lines of the profiled pass: `icount layer <op_index> <ticks>`.
-const LAYER_PREFIX: &str = "icount layer ";
-const TARGET: &str = "thumbv7em-none-eabihf";
 const FIRMWARE_BIN: &str = "smn-qemu-firmware";
 
 /// The parity script: what both the firmware (`tests/firmware/src/main.rs`)
@@ -144,6 +134,7 @@ pub enum Flavor {
 
 /// Builds `tests/firmware` with Debian's cargo/rustc; returns the ELF path.
 fn build_firmware(root: &Path, assets: &Assets, flavor: Flavor) -> Result<PathBuf, String> {
+    budget::check_memory_x_file(root)?;
     let project = root.join("tests").join("firmware");
     let mut build = Command::new(deps::FIRMWARE_CARGO);
     cmd::firmware_cargo_env(&mut build);
@@ -430,20 +421,25 @@ mod tests {
             op_rates: vec![("Conv2d".into(), 80, 2.0)],
             op_ticks: vec![(0, 30), (1, 10)],
         };
-        let json = report.json();
-        for needle in [
-            "\"blob_bytes\": 10,",
-            "\"text_bytes\": 30,",
-            "\"rodata_bytes\": 40,",
-            "\"bss_bytes\": 24,",
-            "\"flash_bytes\": 70,",
-            "\"instructions_per_inference\": 2000,",
-            "\"instructions_per_mac\": 20.0000,",
-            "\"Conv2d\": { \"instructions\": 1600, \"macs\": 80 }",
-            "\"op_instructions\": {\n    \"0\": 1200,\n    \"1\": 400\n  },",
-            "\"parity\": true\n}",
-        ] {
-            assert!(json.contains(needle), "{needle} not in {json}");
-        }
+        let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(json["blob_bytes"], 10);
+        assert_eq!(json["text_bytes"], 30);
+        assert_eq!(json["rodata_bytes"], 40);
+        assert_eq!(json["bss_bytes"], 24);
+        assert_eq!(json["flash_bytes"], 70);
+        assert_eq!(json["elf_sections"]["rodata"], 40);
+        assert_eq!(json["instructions_per_inference"], 2000);
+        assert_eq!(json["instructions_per_mac"], 20.0);
+        assert_eq!(json["instructions_per_tick"], 40.0);
+        assert_eq!(json["op_types"]["Conv2d"]["instructions"], 1600);
+        assert_eq!(json["op_types"]["Conv2d"]["macs"], 80);
+        assert_eq!(json["op_instructions"]["0"], 1200);
+        assert_eq!(json["op_instructions"]["1"], 400);
+        assert_eq!(
+            json["flash_budget_bytes"],
+            smn_firmware_core::sim::CORTEX_M4.flash_bytes
+        );
+        assert_eq!(json["ram_budget_bytes"], smn_firmware_core::sim::CORTEX_M4.ram_bytes);
+        assert_eq!(json["parity"], true);
     }
 }

@@ -1,6 +1,9 @@
 //! What `cargo xtask firmware` measured: sizes, instruction counts, the
 //! printed report and its JSON.
-use super::*;
+use super::budget::{FLASH_BUDGET, RAM_BUDGET};
+use super::device_output::{device_value, ICOUNT_PREFIX};
+use super::params::{SEED, TARGET};
+use serde_json::{json, Value};
 
 /// What `cargo xtask firmware` measured.
 pub struct Report {
@@ -13,7 +16,7 @@ pub struct Report {
     pub(super) inference_instructions: u64,
     /// Peak stack use over the whole firmware run (painted-stack high-water mark).
     pub(super) stack_bytes: u64,
-    /// RAM left for the stack: 192 KiB minus `.data`/`.bss`/`.uninit`.
+    /// RAM left for the stack: the RAM budget (`sim::CORTEX_M4`) minus `.data`/`.bss`/`.uninit`.
     pub(super) stack_budget_bytes: u64,
     pub(super) transcript_lines: usize,
     pub(super) qemu_seconds: f64,
@@ -71,7 +74,7 @@ impl Report {
         self.section(".vector_table") + self.section(".text") + self.section(".rodata") + self.section(".data")
     }
 
-    /// Statically allocated RAM (the stack takes the rest of the 192 KiB).
+    /// Statically allocated RAM (the stack takes the rest of the RAM budget).
     pub(super) fn ram_bytes(&self) -> u64 {
         self.section(".data") + self.section(".bss") + self.section(".uninit")
     }
@@ -221,62 +224,62 @@ impl Report {
         }
     }
 
+    /// The report as JSON (`target/firmware-report.json`).
     pub(super) fn json(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "{{");
-        let _ = writeln!(s, "  \"target\": \"{TARGET}\",");
-        let _ = writeln!(
-            s,
-            "  \"machine\": \"qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -icount shift=0\","
-        );
-        let _ = writeln!(s, "  \"model\": \"builder::SmnShape::micro()\",");
-        let _ = writeln!(s, "  \"seed\": {SEED},");
-        let _ = writeln!(s, "  \"blob_bytes\": {},", self.blob_bytes);
-        let _ = writeln!(s, "  \"arena_bytes\": {},", self.arena_bytes);
-        let _ = writeln!(s, "  \"elf_sections\": {{");
-        let body: Vec<String> = self
+        /// `x` rounded to `decimals` places (the report's precision).
+        fn rounded(x: f64, decimals: i32) -> f64 {
+            let scale = 10f64.powi(decimals);
+            (x * scale).round() / scale
+        }
+        let sections: serde_json::Map<String, Value> = self
             .sections
             .iter()
-            .map(|(n, v)| format!("    \"{}\": {v}", n.trim_start_matches('.')))
+            .map(|(n, v)| (n.trim_start_matches('.').to_string(), json!(v)))
             .collect();
-        let _ = writeln!(s, "{}", body.join(",\n"));
-        let _ = writeln!(s, "  }},");
-        let _ = writeln!(s, "  \"text_bytes\": {},", self.section(".text"));
-        let _ = writeln!(s, "  \"rodata_bytes\": {},", self.section(".rodata"));
-        let _ = writeln!(s, "  \"bss_bytes\": {},", self.section(".bss"));
-        let _ = writeln!(s, "  \"flash_bytes\": {},", self.flash_bytes());
-        let _ = writeln!(s, "  \"flash_budget_bytes\": {FLASH_BUDGET},");
-        let _ = writeln!(s, "  \"static_ram_bytes\": {},", self.ram_bytes());
-        let _ = writeln!(s, "  \"ram_budget_bytes\": {RAM_BUDGET},");
-        let _ = writeln!(s, "  \"stack_bytes\": {},", self.stack_bytes);
-        let _ = writeln!(s, "  \"stack_budget_bytes\": {},", self.stack_budget_bytes);
-        let _ = writeln!(s, "  \"calibration_instructions\": {},", self.calibration.instructions);
-        let _ = writeln!(s, "  \"calibration_ticks\": {},", self.calibration.ticks);
-        let _ = writeln!(s, "  \"instructions_per_tick\": {:.6},", self.calibration.ratio());
-        let _ = writeln!(s, "  \"inference_ticks\": {},", self.inference_ticks);
-        let _ = writeln!(s, "  \"instructions_per_inference\": {},", self.inference_instructions);
-        let _ = writeln!(s, "  \"macs\": {},", self.macs);
-        let _ = writeln!(s, "  \"instructions_per_mac\": {:.4},", self.instructions_per_mac());
-        let ops: Vec<String> = self
+        let op_types: serde_json::Map<String, Value> = self
             .op_types
             .iter()
             .map(|(n, t, m)| {
-                format!(
-                    "    \"{n}\": {{ \"instructions\": {}, \"macs\": {m} }}",
-                    self.ticks_to_instructions(*t)
-                )
+                let instructions = self.ticks_to_instructions(*t);
+                (n.clone(), json!({ "instructions": instructions, "macs": m }))
             })
             .collect();
-        let _ = writeln!(s, "  \"op_types\": {{\n{}\n  }},", ops.join(",\n"));
-        let layers: Vec<String> = self
+        let op_instructions: serde_json::Map<String, Value> = self
             .op_ticks
             .iter()
-            .map(|&(i, t)| format!("    \"{i}\": {}", self.ticks_to_instructions(t)))
+            .map(|&(i, t)| (i.to_string(), json!(self.ticks_to_instructions(t))))
             .collect();
-        let _ = writeln!(s, "  \"op_instructions\": {{\n{}\n  }},", layers.join(",\n"));
-        let _ = writeln!(s, "  \"transcript_lines\": {},", self.transcript_lines);
-        let _ = writeln!(s, "  \"parity\": true");
-        let _ = writeln!(s, "}}");
-        s
+        let report = json!({
+            "target": TARGET,
+            "machine": "qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -icount shift=0",
+            "model": "builder::SmnShape::micro()",
+            "seed": SEED,
+            "blob_bytes": self.blob_bytes,
+            "arena_bytes": self.arena_bytes,
+            "elf_sections": sections,
+            "text_bytes": self.section(".text"),
+            "rodata_bytes": self.section(".rodata"),
+            "bss_bytes": self.section(".bss"),
+            "flash_bytes": self.flash_bytes(),
+            "flash_budget_bytes": FLASH_BUDGET,
+            "static_ram_bytes": self.ram_bytes(),
+            "ram_budget_bytes": RAM_BUDGET,
+            "stack_bytes": self.stack_bytes,
+            "stack_budget_bytes": self.stack_budget_bytes,
+            "calibration_instructions": self.calibration.instructions,
+            "calibration_ticks": self.calibration.ticks,
+            "instructions_per_tick": rounded(self.calibration.ratio(), 6),
+            "inference_ticks": self.inference_ticks,
+            "instructions_per_inference": self.inference_instructions,
+            "macs": self.macs,
+            "instructions_per_mac": rounded(self.instructions_per_mac(), 4),
+            "op_types": op_types,
+            "op_instructions": op_instructions,
+            "transcript_lines": self.transcript_lines,
+            "parity": true,
+        });
+        let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        text.push('\n');
+        text
     }
 }

@@ -1,0 +1,105 @@
+//! The multiply-accumulate engine interface shared by every MAC kernel:
+//! `i16` patches (`x − zero_point`, gathered once per output pixel by
+//! `kernels::dot`) times `i8` weight rows, accumulated in `i32`, in register
+//! tiles of two pixels × two output channels.
+//!
+//! Two engines implement [`MacEngine`] with identical results:
+//! `Portable` (`kernels::portable`: plain Rust; LLVM vectorises it on x86) and
+//! `Dsp` (`kernels::dsp`: Armv7E-M `SMLAD`/`SXTB16`, two MACs per instruction;
+//! on other targets it runs on plain-Rust models of the instructions, so its
+//! algorithm is tested on the host). `kernels::Native` is the one the kernels use:
+//! `Dsp` on `target_arch = "arm"` with the `dsp` feature, else `Portable`.
+//! (This module names the engines only in prose: they depend on it, not it
+//! on them.)
+//!
+//! # Patch layout
+//!
+//! The tiles read a **pair patch**: the patches of two output pixels in one
+//! buffer of exactly [`pair_len`]`(k) = 2 ·` [`padded`]`(k)` `i16` slots for
+//! `k`-value patches (the slots past `k` hold 0). Each engine chooses the
+//! layout ([`MacEngine::INTERLEAVED`]):
+//!
+//! * `Portable`: two blocks, pixel 0 in the first half and pixel 1 in the
+//!   second, natural order, so each tile is one long loop over contiguous
+//!   slices that LLVM vectorises.
+//! * `Dsp`: interleaved in groups of four values — group `g` of pixel 0 at
+//!   slots `8g..8g+4`, of pixel 1 at `8g+4..8g+8` — so one pointer walks both
+//!   pixels, and within a group the middle two values swapped,
+//!   `(x0, x2, x1, x3)`, so that one 32-bit load pairs `(x0, x2)` with
+//!   `SXTB16(w0..w3) = (w0, w2)` and the next `(x1, x3)` with
+//!   `SXTB16(w0..w3, ROR #8) = (w1, w3)`: the weights are read straight from
+//!   the blob, four per load, with no repacking of either operand.
+
+/// `k` rounded up to a multiple of four.
+#[inline(always)]
+pub const fn padded(k: usize) -> usize {
+    (k + 3) & !3
+}
+
+/// Slots of a pair patch for `k`-value patches: `2 · padded(k)`.
+#[inline(always)]
+pub const fn pair_len(k: usize) -> usize {
+    2 * padded(k)
+}
+
+/// Dot products of pair patches with `i8` weight rows, in register tiles.
+///
+/// For `k`-value patches, every pair patch holds [`pair_len`]`(k)` slots laid
+/// out as described in the module documentation (the padding slots 0), and
+/// every weight row has `k` to [`padded`]`(k)` values (see `dot::weight_row`:
+/// weights past `k` meet zero slots and add nothing). Sums wrap in `i32` like the
+/// hardware; validation bounds them (`docs/int8-spec.md` §4), so they are exact.
+pub trait MacEngine {
+    /// True for the interleaved, middle-swapped layout (`Dsp`), false for
+    /// two natural-order blocks (`Portable`); see the module documentation.
+    const INTERLEAVED: bool;
+
+    /// Slot of value `i` of pixel `pixel` (0 or 1) in a pair patch of
+    /// `2 · half` slots.
+    #[inline(always)]
+    fn slot(i: usize, pixel: usize, half: usize) -> usize {
+        if Self::INTERLEAVED {
+            8 * (i / 4) + 4 * pixel + (((i & 1) << 1) | ((i >> 1) & 1))
+        } else {
+            pixel * half + i
+        }
+    }
+
+    /// `x + offset` for one whole group of four input values, in the
+    /// interleaved layout's slot order (`(x0, x2, x1, x3)`).
+    #[inline(always)]
+    fn group_values(x: [i8; 4], offset: i16) -> [i16; 4] {
+        let [v0, v1, v2, v3] = x.map(|v| i16::from(v) + offset);
+        [v0, v2, v1, v3]
+    }
+
+    /// `[p0·w0, p0·w1, p1·w0, p1·w1]`: two pixels × two output channels.
+    fn tile_2x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 4];
+
+    /// `[p0·w0, p0·w1]`: pixel 0 of a pair patch × two output channels.
+    fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2];
+
+    /// `[p0·w, p1·w]`: two pixels × one output channel.
+    #[inline(always)]
+    fn tile_2x1(pp: &[i16], w: &[i8]) -> [i32; 2] {
+        let [a, _, b, _] = Self::tile_2x2(pp, w, w);
+        [a, b]
+    }
+
+    /// `p0·w`: pixel 0 × one output channel.
+    #[inline(always)]
+    fn tile_1x1(pp: &[i16], w: &[i8]) -> i32 {
+        Self::tile_1x2(pp, w, w)[0]
+    }
+
+    /// `[Σ (x[i] + offset)·w0[i], Σ (x[i] + offset)·w1[i]]` straight from `i8`
+    /// input (no patch; fully connected layers, any length), over the common
+    /// length of `x`, `w0` and `w1` (`|offset| ≤ 255`).
+    fn dot_offset_1x2(x: &[i8], offset: i32, w0: &[i8], w1: &[i8]) -> [i32; 2];
+}
+
+/// `s[start..]`, empty when `start` is past the end.
+#[inline(always)]
+pub(crate) fn from<T>(s: &[T], start: usize) -> &[T] {
+    s.get(start..).unwrap_or(&[])
+}
