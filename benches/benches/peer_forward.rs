@@ -12,12 +12,12 @@
 use burn::prelude::*;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use smn_firmware_core::Model;
-use smn_host::export::float_model;
-use smn_host::model::{ArchConfig, SmnNet, Variant};
-use smn_host::train::batch::make_batch;
-use smn_host::train::dataset::{load_dataset, DataSpec};
-use smn_host::train::run_dir::ModelInfo;
-use smn_host::train::trainer::load_model;
+use smn_host::data::dataset::{load_dataset, DataSpec};
+use smn_host::model::batch::make_batch;
+use smn_host::model::export::float_model;
+use smn_host::model::store::load_model;
+use smn_host::model::store::ModelInfo;
+use smn_host::model::{Arch, SmnNet, Variant};
 use smn_quantize::{quantize, FloatGraph, QuantizeOptions};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,11 +39,11 @@ fn network(device: &Device) -> Peers {
             source: run.display().to_string(),
         };
     }
-    let arch = ArchConfig::micro();
+    let arch = Arch::micro();
     device.seed(1);
     let net = SmnNet::stage2(SmnNet::stage1(&arch, device), &arch, Variant::Smn1x1Ft, device);
     let info = ModelInfo {
-        format: smn_host::train::run_dir::MODEL_FORMAT.into(),
+        format: smn_host::model::store::MODEL_FORMAT.into(),
         arch,
         variant: Variant::Smn1x1Ft,
         pixel_mean: 127.5,
@@ -69,7 +69,7 @@ fn median_seconds(mut f: impl FnMut(), runs: usize) -> f64 {
 }
 
 fn peers(c: &mut Criterion) {
-    let flex = smn_host::train::backend::BackendKind::Flex.device();
+    let flex = smn_host::model::backend::BackendKind::Flex.device();
     let p = network(&flex);
     let size = p.info.arch.input_size;
     let data = load_dataset(&DataSpec::Synthetic { count: 64, seed: 11 }, size, None).unwrap();
@@ -81,7 +81,7 @@ fn peers(c: &mut Criterion) {
     let sample = data.samples.get(0).unwrap();
     let graph = FloatGraph::new(&float).unwrap();
     let net_flex = p.net.valid();
-    let ndarray = smn_host::train::backend::BackendKind::Ndarray.device();
+    let ndarray = smn_host::model::backend::BackendKind::Ndarray.device();
     let net_ndarray = network(&ndarray).net.valid();
     let batch_flex = make_batch(&[&sample], size, &flex).images;
     let batch_ndarray = make_batch(&[&sample], size, &ndarray).images;
@@ -95,13 +95,13 @@ fn peers(c: &mut Criterion) {
     });
     g.bench_function("burn flex f32", |b| {
         b.iter(|| {
-            let y = net_flex.forward(black_box(batch_flex.clone()));
+            let y = net_flex.forward(black_box(batch_flex.clone())).unwrap();
             y.landmarks.into_data()
         })
     });
     g.bench_function("burn ndarray f32", |b| {
         b.iter(|| {
-            let y = net_ndarray.forward(black_box(batch_ndarray.clone()));
+            let y = net_ndarray.forward(black_box(batch_ndarray.clone())).unwrap();
             y.landmarks.into_data()
         })
     });
@@ -116,13 +116,28 @@ fn peers(c: &mut Criterion) {
         },
         51,
     );
-    let flex_t = median_seconds(|| drop(net_flex.forward(batch_flex.clone()).landmarks.into_data()), 51);
+    let flex_t = median_seconds(
+        || drop(net_flex.forward(batch_flex.clone()).unwrap().landmarks.into_data()),
+        51,
+    );
     // The same flex forward confined to one thread (firmware-core is single-threaded).
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let flex_1t =
-        one_thread.install(|| median_seconds(|| drop(net_flex.forward(batch_flex.clone()).landmarks.into_data()), 51));
+    let flex_1t = one_thread.install(|| {
+        median_seconds(
+            || drop(net_flex.forward(batch_flex.clone()).unwrap().landmarks.into_data()),
+            51,
+        )
+    });
     let nd_t = median_seconds(
-        || drop(net_ndarray.forward(batch_ndarray.clone()).landmarks.into_data()),
+        || {
+            drop(
+                net_ndarray
+                    .forward(batch_ndarray.clone())
+                    .unwrap()
+                    .landmarks
+                    .into_data(),
+            )
+        },
         21,
     );
     eprintln!(

@@ -4,9 +4,8 @@
 //! training and evaluation, and device tools over int8 model blobs.
 pub mod commands;
 pub mod data;
-pub mod device_tools;
 pub mod evaluation;
-pub mod export;
+pub mod files;
 pub mod model;
 pub mod report;
 pub mod train;

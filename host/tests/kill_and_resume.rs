@@ -2,7 +2,7 @@
 //! ends with exactly the weights of an uninterrupted run (CPU, same seed).
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
-use smn_host::train::trainer::load_model;
+use smn_host::model::store::load_model;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

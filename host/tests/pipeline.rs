@@ -1,11 +1,13 @@
 //! train → export → quantize → eval --int8 → demo, through the library and
 //! the `smn` binary (tiny preset, synthetic faces, CPU).
+use smn_host::data::dataset::{load_dataset, DataSpec};
 use smn_host::evaluation::float::float_predictions;
-use smn_host::export::float_model;
-use smn_host::model::{ArchConfig, Variant};
-use smn_host::train::backend::BackendKind;
-use smn_host::train::dataset::{load_dataset, DataSpec};
-use smn_host::train::trainer::{load_model, train, TrainConfig};
+use smn_host::model::backend::BackendKind;
+use smn_host::model::export::float_model;
+use smn_host::model::store::load_model;
+use smn_host::model::{Arch, Variant};
+use smn_host::train::config::TrainConfig;
+use smn_host::train::trainer::train;
 use smn_quantize::float_model::FloatModel;
 use std::path::{Path, PathBuf};
 
@@ -24,8 +26,8 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn tiny(stage: u8, variant: Variant, init: Option<PathBuf>) -> TrainConfig {
-    let mut cfg = TrainConfig::paper(stage, variant, ArchConfig::tiny());
+fn tiny(variant: Variant, init: Option<PathBuf>) -> TrainConfig {
+    let mut cfg = TrainConfig::paper(variant, Arch::tiny());
     cfg.epochs = 1;
     cfg.batch_size = 16;
     cfg.lr = 0.01;
@@ -41,14 +43,14 @@ fn exported_models_match_burn_for_every_variant() {
     let dir = temp("export");
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 9 }, 32, None).unwrap();
     let run1 = dir.join("mtl");
-    train(&tiny(1, Variant::Mtl, None), &data, None, &run1, false).unwrap();
+    train(&tiny(Variant::Mtl, None), &data, None, &run1, false).unwrap();
     let device = BackendKind::Flex.device();
     for variant in [Variant::Mtl, Variant::Smn, Variant::Smn1x1, Variant::Smn1x1Ft] {
         let run = if variant == Variant::Mtl {
             run1.clone()
         } else {
             let run = dir.join(variant.name());
-            train(&tiny(2, variant, Some(run1.clone())), &data, None, &run, false).unwrap();
+            train(&tiny(variant, Some(run1.clone())), &data, None, &run, false).unwrap();
             run
         };
         let (net, info) = load_model(&run, &device).unwrap();
@@ -56,7 +58,7 @@ fn exported_models_match_burn_for_every_variant() {
         float_model(&net, &info).unwrap().write(&file).unwrap();
         let model = FloatModel::read(&file).unwrap();
         assert_eq!(model.variant.name(), variant.name());
-        let burn = float_predictions(&net, &data, &device, 8);
+        let burn = float_predictions(&net, &data, &device, 8).unwrap();
         let mut worst = 0f32;
         for (i, p) in burn.iter().enumerate().take(8) {
             let sample = data.samples.get(i).unwrap();

@@ -3,15 +3,17 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
+use smn_host::data::dataset::{load_dataset, DataSpec};
+use smn_host::model::backend::BackendKind;
+use smn_host::model::batch::make_batch;
 use smn_host::model::net::OutputAffine;
-use smn_host::model::{ArchConfig, SmnNet, Variant};
-use smn_host::train::backend::BackendKind;
-use smn_host::train::batch::make_batch;
+use smn_host::model::store::load_model;
+use smn_host::model::{Arch, SmnNet, Variant};
 use smn_host::train::best::{BestBy, BestEpoch};
-use smn_host::train::dataset::{load_dataset, DataSpec};
+use smn_host::train::config::{LrSchedule, TrainConfig};
 use smn_host::train::loss::{losses, LossConfig};
 use smn_host::train::target_stats::output_affines;
-use smn_host::train::trainer::{load_model, train, LrSchedule, TrainConfig};
+use smn_host::train::trainer::train;
 use std::path::PathBuf;
 
 /// Every float parameter and running statistic, flattened, in module order.
@@ -38,7 +40,7 @@ fn temp(name: &str) -> PathBuf {
 
 #[test]
 fn stage2_steps_leave_shared_weights_and_bn_statistics_bit_identical() {
-    let arch = ArchConfig::tiny();
+    let arch = Arch::tiny();
     let device = Device::flex().autodiff();
     device.seed(3);
     let stage1 = SmnNet::stage1(&arch, &device);
@@ -46,8 +48,8 @@ fn stage2_steps_leave_shared_weights_and_bn_statistics_bit_identical() {
     let data = load_dataset(&DataSpec::Synthetic { count: 16, seed: 5 }, arch.input_size, None).unwrap();
     let samples: Vec<_> = (0..16).map(|i| data.samples.get(i).unwrap()).collect();
     let refs: Vec<_> = samples.iter().collect();
-    let shared_before = snapshot(&net.shared);
-    let branches_before = snapshot(&net.branches);
+    let shared_before = snapshot(net.shared());
+    let branches_before = snapshot(net.branches());
     assert!(
         shared_before.len() >= 8,
         "conv weight/bias + BN gamma/beta/mean/var per level"
@@ -55,23 +57,23 @@ fn stage2_steps_leave_shared_weights_and_bn_statistics_bit_identical() {
     let mut optim = SgdConfig::new().init();
     for _ in 0..3 {
         let batch = make_batch(&refs, arch.input_size, &device);
-        let out = net.forward(batch.images.clone());
+        let out = net.forward(batch.images.clone()).unwrap();
         let l = losses(&out, &batch, &LossConfig::default());
         let grads = GradientsParams::from_grads(l.total.backward(), &net);
         net = optim.step(0.05, net, grads);
     }
     let net = net.valid();
     assert_eq!(
-        snapshot(&net.shared),
+        snapshot(net.shared()),
         shared_before,
         "shared layers must not change in stage 2"
     );
-    assert_ne!(snapshot(&net.branches), branches_before, "the branches must train");
+    assert_ne!(snapshot(net.branches()), branches_before, "the branches must train");
 }
 
 #[test]
 fn fine_tuned_smn_starts_as_an_exact_copy_of_stage1() {
-    let arch = ArchConfig::tiny();
+    let arch = Arch::tiny();
     let device = Device::flex();
     device.seed(4);
     let stage1 = SmnNet::stage1(&arch, &device);
@@ -80,16 +82,16 @@ fn fine_tuned_smn_starts_as_an_exact_copy_of_stage1() {
         burn::tensor::Distribution::Normal(0.0, 1.0),
         &device,
     );
-    let a = stage1.valid().forward(x.clone());
+    let a = stage1.valid().forward(x.clone()).unwrap();
     let stage2 = SmnNet::stage2(stage1, &arch, Variant::Smn1x1Ft, &device);
-    let b = stage2.valid().forward(x);
+    let b = stage2.valid().forward(x).unwrap();
     let diff = |p: Tensor<2>, q: Tensor<2>| (p - q).abs().max().into_scalar::<f32>();
     assert!(diff(a.landmarks, b.landmarks) < 1e-5);
     assert!(diff(a.attributes, b.attributes) < 1e-5);
 }
 
-fn tiny_config(stage: u8, variant: Variant, epochs: usize, init: Option<PathBuf>) -> TrainConfig {
-    let mut cfg = TrainConfig::paper(stage, variant, ArchConfig::tiny());
+fn tiny_config(variant: Variant, epochs: usize, init: Option<PathBuf>) -> TrainConfig {
+    let mut cfg = TrainConfig::paper(variant, Arch::tiny());
     cfg.epochs = epochs;
     cfg.batch_size = 8;
     cfg.lr = 0.01;
@@ -105,7 +107,7 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
     let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 2 }, 32, None).unwrap();
     let run1 = temp("stage1");
     let s1 = train(
-        &tiny_config(1, Variant::Mtl, 2, None),
+        &tiny_config(Variant::Mtl, 2, None),
         &train_data,
         Some(&val),
         &run1,
@@ -128,7 +130,7 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
     // are saved with the weights.
     let expected = output_affines(&train_data);
     let (stage1, _) = load_model(&run1, &Device::flex()).unwrap();
-    let stage1_maps: Vec<OutputAffine> = stage1.heads.iter().map(|h| h.output_affine()).collect();
+    let stage1_maps: Vec<OutputAffine> = stage1.heads().iter().map(|h| h.output_affine()).collect();
     assert_eq!(stage1_maps, expected.to_vec());
     assert!(
         expected[0].scale.iter().all(|&s| s != 1.0),
@@ -137,7 +139,7 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
     for variant in [Variant::Smn, Variant::Smn1x1, Variant::Smn1x1Ft] {
         let run2 = temp(variant.name());
         let s2 = train(
-            &tiny_config(2, variant, 1, Some(run1.clone())),
+            &tiny_config(variant, 1, Some(run1.clone())),
             &train_data,
             Some(&val),
             &run2,
@@ -149,7 +151,7 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
         assert!(m.mean_nme.is_finite() && m.mean_attribute_accuracy > 0.0);
         let (net, info) = load_model(&run2, &Device::flex()).unwrap();
         assert_eq!(info.variant, variant);
-        let maps: Vec<OutputAffine> = net.branches.iter().map(|b| b.head.output_affine()).collect();
+        let maps: Vec<OutputAffine> = net.branches().iter().map(|b| b.head.output_affine()).collect();
         assert_eq!(
             maps,
             stage1_maps,
@@ -159,7 +161,7 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
     }
     // A stage-2 run needs a stage-1 run.
     let err = train(
-        &tiny_config(2, Variant::Smn1x1, 1, None),
+        &tiny_config(Variant::Smn1x1, 1, None),
         &train_data,
         None,
         &temp("noinit"),
@@ -174,9 +176,9 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
 fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 7 }, 32, None).unwrap();
     let straight = temp("straight");
-    train(&tiny_config(1, Variant::Mtl, 2, None), &data, None, &straight, false).unwrap();
+    train(&tiny_config(Variant::Mtl, 2, None), &data, None, &straight, false).unwrap();
     let split = temp("split");
-    let cfg = tiny_config(1, Variant::Mtl, 2, None);
+    let cfg = tiny_config(Variant::Mtl, 2, None);
     let mut first = cfg.clone();
     first.epochs = 1;
     train(&first, &data, None, &split, false).unwrap();
@@ -194,19 +196,19 @@ fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
 fn one_tiny_epoch_per_stage_on_ndarray_loads_on_flex() {
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 3 }, 32, None).unwrap();
     let run1 = temp("ndarray1");
-    let mut cfg = tiny_config(1, Variant::Mtl, 1, None);
+    let mut cfg = tiny_config(Variant::Mtl, 1, None);
     cfg.backend = BackendKind::Ndarray;
     let s1 = train(&cfg, &data, Some(&data), &run1, false).unwrap();
     assert!(s1.history[0].loss.is_finite());
     let run2 = temp("ndarray2");
-    let mut cfg = tiny_config(2, Variant::Smn1x1Ft, 1, Some(run1));
+    let mut cfg = tiny_config(Variant::Smn1x1Ft, 1, Some(run1));
     cfg.backend = BackendKind::Ndarray;
     let s2 = train(&cfg, &data, Some(&data), &run2, false).unwrap();
     assert!(s2.history[0].loss.is_finite());
     let device = BackendKind::Flex.device();
     let (model, info) = load_model(&run2, &device).unwrap();
     assert_eq!(info.variant, Variant::Smn1x1Ft);
-    let m = smn_host::train::trainer::evaluate(&model, &data, &device, 16);
+    let m = smn_host::evaluation::float::evaluate(&model, &data, &device, 16).unwrap();
     assert!(m.mean_nme.is_finite() && m.images == 32);
 }
 
@@ -217,7 +219,7 @@ fn keep_best_saves_the_lowest_validation_nme_epoch_as_a_loadable_run() {
     let data = load_dataset(&DataSpec::Synthetic { count: 48, seed: 12 }, 32, None).unwrap();
     let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 13 }, 32, None).unwrap();
     let run = temp("best");
-    let mut cfg = tiny_config(1, Variant::Mtl, 4, None);
+    let mut cfg = tiny_config(Variant::Mtl, 4, None);
     cfg.lr = 0.05;
     cfg.keep_best = Some(BestBy::Nme);
     let summary = train(&cfg, &data, Some(&val), &run, false).unwrap();
@@ -241,7 +243,9 @@ fn keep_best_saves_the_lowest_validation_nme_epoch_as_a_loadable_run() {
     let device = Device::flex();
     let (model, info) = load_model(&run.join("best"), &device).unwrap();
     assert_eq!(info.variant, Variant::Mtl);
-    let again = smn_host::train::trainer::evaluate(&model, &val, &device, 16).mean_nme;
+    let again = smn_host::evaluation::float::evaluate(&model, &val, &device, 16)
+        .unwrap()
+        .mean_nme;
     assert!((again - lowest).abs() < 1e-6, "{again} vs {lowest}");
     // Without a validation set there is nothing to pick by.
     let err = train(&cfg, &data, None, &temp("best-noval"), false).err().unwrap();
@@ -254,7 +258,7 @@ fn keep_best_saves_the_lowest_validation_nme_epoch_as_a_loadable_run() {
 fn a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 21 }, 32, None).unwrap();
     let run = temp("diverge");
-    let mut cfg = tiny_config(1, Variant::Mtl, 3, None);
+    let mut cfg = tiny_config(Variant::Mtl, 3, None);
     // Epoch 1 at lr 0.01, then 1e28: the weights overflow f32 in epoch 2.
     cfg.schedule = LrSchedule::Step { every: 1, gamma: 1e30 };
     let err = train(&cfg, &data, None, &run, false).err().unwrap().to_string();
@@ -275,7 +279,7 @@ fn a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
 fn patience_stops_a_run_that_no_longer_improves() {
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 31 }, 32, None).unwrap();
     let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 32 }, 32, None).unwrap();
-    let mut cfg = tiny_config(1, Variant::Mtl, 8, None);
+    let mut cfg = tiny_config(Variant::Mtl, 8, None);
     cfg.arch.batch_norm = false;
     cfg.lr = 0.0;
     cfg.keep_best = Some(BestBy::Accuracy);

@@ -3,10 +3,13 @@
 //! `cargo xtask test` installs it and sets `SMN_REQUIRE_WGPU=1`, so in CI this
 //! test cannot skip.
 use burn::prelude::*;
-use smn_host::model::{ArchConfig, Variant};
-use smn_host::train::backend::BackendKind;
-use smn_host::train::dataset::{load_dataset, DataSpec};
-use smn_host::train::trainer::{evaluate, load_model, train, TrainConfig};
+use smn_host::data::dataset::{load_dataset, DataSpec};
+use smn_host::evaluation::float::evaluate;
+use smn_host::model::backend::BackendKind;
+use smn_host::model::store::load_model;
+use smn_host::model::{Arch, Variant};
+use smn_host::train::config::TrainConfig;
+use smn_host::train::trainer::train;
 use std::path::Path;
 
 #[test]
@@ -22,7 +25,7 @@ fn one_tiny_epoch_on_wgpu_gives_a_model_the_cpu_can_load() {
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 9 }, 32, None).unwrap();
     let run = std::env::temp_dir().join(format!("smn-wgpu-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&run);
-    let mut cfg = TrainConfig::paper(1, Variant::Mtl, ArchConfig::tiny());
+    let mut cfg = TrainConfig::paper(Variant::Mtl, Arch::tiny());
     cfg.epochs = 1;
     cfg.batch_size = 16;
     cfg.lr = 0.01;
@@ -33,6 +36,6 @@ fn one_tiny_epoch_on_wgpu_gives_a_model_the_cpu_can_load() {
     let device = Device::flex();
     let (model, info) = load_model(&run, &device).unwrap();
     assert_eq!(info.variant, Variant::Mtl);
-    let m = evaluate(&model, &data, &device, 16);
+    let m = evaluate(&model, &data, &device, 16).unwrap();
     assert!(m.mean_nme.is_finite());
 }

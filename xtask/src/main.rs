@@ -13,7 +13,9 @@
 //!   table of instructions and bit-exactness (`target/cmsis-nn-report.json`).
 //! * `cargo xtask panic-paths` — when the firmware's no-panic link check
 //!   fails, list the source lines from which a panic is still reachable.
-//! * `cargo xtask test` — everything CI runs: install-deps, `cargo fmt
+//! * `cargo xtask layering` — no two files of a crate import each other, and
+//!   the host crate's layers point down (docs/architecture.md).
+//! * `cargo xtask test` — everything CI runs: install-deps, layering, `cargo fmt
 //!   --check`, `cargo clippy -D warnings`, `cargo test --workspace --release`,
 //!   the firmware check and the CMSIS-NN comparison.
 
@@ -21,6 +23,7 @@ mod cmd;
 mod cmsis_nn;
 mod deps;
 mod firmware;
+mod layering;
 mod panics;
 
 use std::path::{Path, PathBuf};
@@ -37,10 +40,13 @@ commands:
                  CMSIS-NN under the same QEMU instruction counting: per-layer
                  instructions, bit-exactness and peak RAM side by side (CMSIS-NN
                  sources: ../shared/peers/cmsis-nn or $SMN_CMSIS_NN_DIR)
+  layering       no file-level import cycle in host, quantize, firmware-core, xtask;
+                 host layers point down (commands > report > train > evaluation >
+                 model > data > files)
   panic-paths    build the firmware with an ordinary panic handler and list every
                  source line from which a panic is still reachable (diagnoses the
                  no-panic link failure of `firmware`)
-  test           install-deps, fmt --check, clippy -D warnings, cargo test --workspace
+  test           install-deps, layering, fmt --check, clippy -D warnings, cargo test --workspace
                  --release, then the firmware check and the CMSIS-NN comparison
                  (what .ci/run runs)
   help           this text";
@@ -71,6 +77,7 @@ fn test(root: &Path) -> Result<(), String> {
     let mut skipped = Vec::new();
 
     step("install-deps", deps::install_deps)?;
+    step("layering", || layering::check(root))?;
 
     if has_cargo_component(&cargo, "fmt") {
         step("cargo fmt --all --check", || {
@@ -162,6 +169,7 @@ fn main() -> ExitCode {
         Some("firmware") => firmware::firmware(&root).map(|_| ()),
         Some("cmsis-nn") => cmsis_nn::cmsis_nn(&root),
         Some("test") => test(&root),
+        Some("layering") => layering::check(&root),
         Some("panic-paths") => firmware::panic_paths(&root),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

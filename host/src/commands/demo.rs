@@ -6,23 +6,26 @@
 //! a report in `--out` (default `runs/demo`). Every number printed comes from
 //! this run.
 use super::data_args::celeba_spec;
-use super::eval::{format_parity, EvalArgs, Evaluated, Evaluation};
-use super::figures::write_eval_figures;
-use super::quantize::SYNTHETIC_CALIBRATION_SEED;
-use super::train::SYNTHETIC_TEST_SEED;
-use super::values;
+use super::options::{self, Calibration, IdRange, Preset};
 use crate::data::celeba::Partition;
+use crate::data::dataset::{load_dataset, DataSpec, Dataset, SYNTHETIC_CALIBRATION_SEED, SYNTHETIC_TEST_SEED};
 use crate::evaluation::baselines::trivial_predictions;
 use crate::evaluation::float::float_predictions;
 use crate::evaluation::int8::int8_predictions;
+use crate::evaluation::metrics::Metrics;
 use crate::evaluation::metrics_of;
+use crate::evaluation::models::{Evaluated, Evaluation};
 use crate::evaluation::parity::{parity, Parity};
-use crate::export::float_model;
-use crate::model::{ArchConfig, Variant};
+use crate::files::write_json;
+use crate::model::backend::BackendKind;
+use crate::model::export::float_model;
+use crate::model::store::load_model;
+use crate::model::{Arch, Variant};
+use crate::report::figures::{caption, write_eval_figures};
 use crate::report::markdown::comparison_table;
-use crate::train::dataset::{load_dataset, DataSpec, Dataset};
-use crate::train::run_dir::write_json;
-use crate::train::trainer::{load_model, train, TrainConfig};
+use crate::report::text::format_parity;
+use crate::train::config::{AugmentConfig, OptimizerKind, TrainConfig};
+use crate::train::trainer::train;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -35,46 +38,50 @@ use std::time::Instant;
 
 /// `smn demo` options.
 #[derive(Args, Debug)]
+#[command(args_override_self = true)]
 pub struct DemoArgs {
+    /// Options from a TOML file whose keys are these long flags; flags given here win.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
     /// CelebA folder (default: synthetic faces).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Training image ids with --data, e.g. 1-2800 (default: the train partition).
     #[arg(long)]
-    pub train_ids: Option<String>,
+    pub train_ids: Option<IdRange>,
     /// Evaluation image ids with --data, e.g. 2801-3329 (default: the val partition).
     #[arg(long)]
-    pub val_ids: Option<String>,
+    pub val_ids: Option<IdRange>,
     /// Synthetic training faces (evaluation: a fifth of this, other seed).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, value_parser = options::batch_size)]
     pub synthetic: usize,
     /// Architecture preset: micro (Cortex-M4), paper, tiny.
-    #[arg(long, default_value = "micro")]
-    pub preset: String,
+    #[arg(long, value_enum, default_value_t = Preset::Micro)]
+    pub preset: Preset,
     /// Backend: flex, ndarray, wgpu.
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
     /// Epochs of stage 2 (and of stage 1 unless --stage1-epochs is given).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = options::at_least_one)]
     pub epochs: usize,
     /// Epochs of stage 1 (default: twice --epochs; a stage-1 epoch costs about a third of a stage-2 one).
-    #[arg(long)]
+    #[arg(long, value_parser = options::at_least_one)]
     pub stage1_epochs: Option<usize>,
     /// Optimiser (the demo defaults to Adam lr 0.001 to converge in minutes; the paper: sgd).
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    pub optimizer: OptimizerKind,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.001, value_parser = options::positive)]
     pub lr: f64,
     /// Augment training images (flip, shift/scale/rotation, colour jitter); helps on small real datasets.
     #[arg(long)]
     pub augment: bool,
     /// Calibration images for int8.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = options::at_least_one)]
     pub calib_count: usize,
     /// Calibration method: minmax, percentile, mse.
-    #[arg(long, default_value = "percentile")]
-    pub calibration: String,
+    #[arg(long, value_enum, default_value_t = Calibration::Percentile)]
+    pub calibration: Calibration,
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -116,13 +123,13 @@ pub struct DemoResult {
     /// Stage 1, stage 2.
     pub models: Vec<DemoModel>,
     /// Trivial baselines on the evaluation set: mean training landmarks, per-attribute majority class.
-    pub baseline: crate::train::metrics::Metrics,
+    pub baseline: Metrics,
     /// Seconds per phase.
     pub seconds: Vec<(String, f64)>,
 }
 
-fn data_specs(args: &DemoArgs) -> Result<(DataSpec, DataSpec)> {
-    Ok(match &args.data {
+fn data_specs(args: &DemoArgs) -> (DataSpec, DataSpec) {
+    match &args.data {
         None => (
             DataSpec::Synthetic {
                 count: args.synthetic,
@@ -134,31 +141,26 @@ fn data_specs(args: &DemoArgs) -> Result<(DataSpec, DataSpec)> {
             },
         ),
         Some(dir) => (
-            celeba_spec(dir, args.train_ids.as_deref(), Partition::Train, false)?,
-            celeba_spec(dir, args.val_ids.as_deref(), Partition::Val, false)?,
+            celeba_spec(dir, args.train_ids.as_ref(), Partition::Train, false),
+            celeba_spec(dir, args.val_ids.as_ref(), Partition::Val, false),
         ),
-    })
+    }
 }
 
-fn stage_config(
-    args: &DemoArgs,
-    arch: &ArchConfig,
-    stage: u8,
-    variant: Variant,
-    init: Option<PathBuf>,
-) -> Result<TrainConfig> {
-    let mut cfg = TrainConfig::paper(stage, variant, arch.clone());
-    cfg.epochs = args.epochs;
-    if stage == 1 {
-        cfg.epochs = stage1_epochs(args);
-    }
-    cfg.optimizer = values::optimizer(&args.optimizer)?;
+fn stage_config(args: &DemoArgs, arch: &Arch, variant: Variant, init: Option<PathBuf>) -> TrainConfig {
+    let mut cfg = TrainConfig::paper(variant, arch.clone());
+    cfg.epochs = if variant.is_stage2() {
+        args.epochs
+    } else {
+        stage1_epochs(args)
+    };
+    cfg.optimizer = args.optimizer;
     cfg.lr = args.lr;
     cfg.seed = args.seed;
-    cfg.augment = args.augment.then(crate::train::trainer::AugmentConfig::default);
-    cfg.backend = values::backend(&args.backend)?;
+    cfg.augment = args.augment.then(AugmentConfig::default);
+    cfg.backend = args.backend;
     cfg.init = init;
-    Ok(cfg)
+    cfg
 }
 
 fn stage1_epochs(args: &DemoArgs) -> usize {
@@ -190,14 +192,14 @@ fn deploy(
     calib: &[Vec<u8>],
     eval: &Dataset,
 ) -> Result<(DemoModel, Evaluated, Evaluated)> {
-    let device = values::backend(&args.backend)?.device();
+    let device = args.backend.device();
     let (net, info) = load_model(run, &device)?;
     let float = float_model(&net, &info)?;
     float
         .write(args.out.join(format!("{name}.safetensors")))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = QuantizeOptions {
-        calibration: values::calibration(&args.calibration)?,
+        calibration: args.calibration.method(),
         ..QuantizeOptions::default()
     };
     let q = quantize(&float, calib, &options).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
@@ -210,7 +212,7 @@ fn deploy(
         &args.out.join(format!("{name}-quantization.md")),
         q.report.to_markdown().as_bytes(),
     )?;
-    let fp = float_predictions(&net, eval, &device, 64);
+    let fp = float_predictions(&net, eval, &device, 64)?;
     let qp = int8_predictions(&q.blob, eval)?;
     let (fm, qm) = (metrics_of(&fp, eval), metrics_of(&qp, eval));
     let par = parity((&fp, &fm), (&qp, &qm), eval);
@@ -247,7 +249,7 @@ fn deploy(
 }
 
 /// The final table: float vs int8, MTL vs SMN, flash, RAM, latency.
-pub fn final_table(models: &[DemoModel], baseline: &crate::train::metrics::Metrics) -> String {
+pub fn final_table(models: &[DemoModel], baseline: &Metrics) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -284,14 +286,14 @@ pub fn final_table(models: &[DemoModel], baseline: &crate::train::metrics::Metri
 
 /// Runs `smn demo`.
 pub fn run(args: &DemoArgs) -> Result<String> {
-    let arch = values::preset(&args.preset)?;
+    let arch = args.preset.arch();
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut timer = Timer {
         start: Instant::now(),
         phases: Vec::new(),
     };
     let started = Instant::now();
-    let (train_spec, eval_spec) = data_specs(args)?;
+    let (train_spec, eval_spec) = data_specs(args);
     eprintln!("[1/6] data: {train_spec}");
     let train_data = load_dataset(&train_spec, arch.input_size, None)?;
     let eval_data = load_dataset(&eval_spec, arch.input_size, None)?;
@@ -307,7 +309,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         stage1_epochs(args)
     );
     train(
-        &stage_config(args, &arch, 1, Variant::Mtl, None)?,
+        &stage_config(args, &arch, Variant::Mtl, None),
         &train_data,
         Some(&eval_data),
         &run1,
@@ -319,7 +321,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         args.epochs
     );
     train(
-        &stage_config(args, &arch, 2, Variant::Smn1x1Ft, Some(run1.clone()))?,
+        &stage_config(args, &arch, Variant::Smn1x1Ft, Some(run1.clone())),
         &train_data,
         Some(&eval_data),
         &run2,
@@ -358,26 +360,9 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         models: vec![mtl_f, mtl_q, smn_f, smn_q, baseline],
         parity: None,
     };
-    let eval_args = EvalArgs {
-        models: vec![run1.clone(), run2.clone()],
-        int8: None,
-        data: super::data_args::DataArgs {
-            data: None,
-            synthetic: None,
-            partition: None,
-            ids: None,
-            fraction: None,
-            skip_bad: false,
-            cache: None,
-        },
-        json: None,
-        report: None,
-        figures: None,
-        backend: args.backend.clone(),
-        seed: args.seed,
-    };
     let figures = args.out.join("figures");
-    let written = write_eval_figures(&figures, &eval_args, &eval, &eval_data)?;
+    let runs = [run1.clone(), run2.clone()];
+    let written = write_eval_figures(&figures, &runs, &eval, &eval_data, &args.backend.device())?;
     timer.phase("figures");
     eprintln!("[6/6] report");
     let models = vec![mtl, smn];
@@ -395,22 +380,27 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     };
     write_json(&args.out.join("metrics.json"), &result)?;
     let table = final_table(&result.models, &result.baseline);
-    let rows: Vec<(&str, &crate::train::metrics::Metrics)> =
-        eval.models.iter().map(|m| (m.name.as_str(), &m.metrics)).collect();
     let mut md = format!(
-        "# SMN demo\n\nData: {}\n\nTraining images {}, evaluation images {}, preset {}, backend {}, {} + {} epochs (stage 1 + stage 2), optimiser {} lr {}, augmentation {}.\n\n## Result\n\n{table}\n",
+        "# SMN demo\n\nData: {}\n\nTraining images {}, evaluation images {}, input {}², backend {}, {} + {} epochs (stage 1 + stage 2), optimiser {} lr {}, augmentation {}.\n\n## Result\n\n{table}\n",
         result.data,
         result.train_images,
         result.eval_images,
-        args.preset,
-        args.backend,
+        args.preset.arch().input_size,
+        args.backend.name(),
         stage1_epochs(args),
         args.epochs,
-        args.optimizer,
+        match args.optimizer {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+        },
         args.lr,
         if args.augment { "on" } else { "off" }
     );
-    let _ = write!(md, "\n## Metrics (Table 1 style)\n\n{}\n", comparison_table(&rows));
+    let _ = write!(
+        md,
+        "\n## Metrics (Table 1 style)\n\n{}\n",
+        comparison_table(&eval.rows())
+    );
     for m in &result.models {
         let _ = write!(
             md,
@@ -423,11 +413,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     for f in &written {
         if let Some(name) = f.file_name() {
             let name = name.to_string_lossy();
-            let _ = writeln!(
-                md,
-                "![{name}](figures/{name})\n\n*{}*\n",
-                super::figures::caption(&name)
-            );
+            let _ = writeln!(md, "![{name}](figures/{name})\n\n*{}*\n", caption(&name));
         }
     }
     md.push_str("\n## Time\n\n");

@@ -1,11 +1,8 @@
 //! `smn export`: a trained run → the float model file (`docs/float-model.md`).
-use crate::export::float_model;
-use crate::train::backend::BackendKind;
-use crate::train::trainer::load_model;
+use crate::model::export::export_run;
 use anyhow::Result;
 use clap::Args;
-use smn_quantize::float_model::FloatModel;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `smn export` options.
 #[derive(Args, Debug)]
@@ -16,12 +13,6 @@ pub struct ExportArgs {
     /// Output file (default: RUN/model.safetensors).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// The float model of a run directory (read on the CPU backend).
-pub fn export_run(run: &Path) -> Result<FloatModel> {
-    let (net, info) = load_model(run, &BackendKind::Flex.device())?;
-    float_model(&net, &info)
 }
 
 /// Runs `smn export`.

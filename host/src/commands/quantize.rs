@@ -1,18 +1,15 @@
 //! `smn quantize`: float model → int8 blob for firmware-core, with a report.
 use super::data_args::celeba_spec;
-use super::export::export_run;
-use super::values;
+use super::options::{self, Calibration, IdRange};
 use crate::data::celeba::Partition;
-use crate::train::dataset::{load_dataset, DataSpec};
+use crate::data::dataset::{load_dataset, DataSpec, SYNTHETIC_CALIBRATION_SEED};
+use crate::model::export::read_float_model;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use smn_quantize::emit_rust::emit_rust;
 use smn_quantize::float_model::FloatModel;
 use smn_quantize::quantize::{quantize, QuantizeOptions, Quantized};
 use std::path::{Path, PathBuf};
-
-/// Seed of the synthetic calibration faces (distinct from training and test).
-pub const SYNTHETIC_CALIBRATION_SEED: u64 = 3_000_017;
 
 /// `smn quantize` options.
 #[derive(Args, Debug, Clone)]
@@ -25,14 +22,14 @@ pub struct QuantizeArgs {
     pub calib_data: Option<PathBuf>,
     /// Image id range of the calibration images, e.g. 1-2800 (default: the train partition).
     #[arg(long)]
-    pub calib_ids: Option<String>,
+    pub calib_ids: Option<IdRange>,
     /// Number of calibration images.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = options::at_least_one)]
     pub calib_count: usize,
     /// Activation range method: minmax, percentile (99.99 %) or mse.
-    #[arg(long, default_value = "percentile")]
-    pub calibration: String,
-    /// Output blob.
+    #[arg(long, value_enum, default_value_t = Calibration::Percentile)]
+    pub calibration: Calibration,
+    /// Output blob (.smnq).
     #[arg(long)]
     pub out: PathBuf,
     /// Also write a `.rs` file with the blob as an aligned static array.
@@ -43,19 +40,10 @@ pub struct QuantizeArgs {
     pub report: Option<PathBuf>,
 }
 
-/// Reads `path`: a float model file, or a run directory to export.
-pub fn read_float_model(path: &Path) -> Result<FloatModel> {
-    if path.is_dir() {
-        export_run(path)
-    } else {
-        FloatModel::read(path).map_err(|e| anyhow::anyhow!("{e}"))
-    }
-}
-
 /// Calibration images (RGB, `size × size`) from `args`.
 pub fn calibration_images(args: &QuantizeArgs, size: usize) -> Result<Vec<Vec<u8>>> {
     let spec = match &args.calib_data {
-        Some(dir) => celeba_spec(dir, args.calib_ids.as_deref(), Partition::Train, false)?,
+        Some(dir) => celeba_spec(dir, args.calib_ids.as_ref(), Partition::Train, false),
         None => DataSpec::Synthetic {
             count: args.calib_count,
             seed: SYNTHETIC_CALIBRATION_SEED,
@@ -73,7 +61,7 @@ pub fn quantize_model(args: &QuantizeArgs) -> Result<(Quantized, FloatModel)> {
     let model = read_float_model(&args.model)?;
     let images = calibration_images(args, model.arch.input_size)?;
     let options = QuantizeOptions {
-        calibration: values::calibration(&args.calibration)?,
+        calibration: args.calibration.method(),
         ..QuantizeOptions::default()
     };
     let q = quantize(&model, &images, &options).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;

@@ -1,73 +1,75 @@
 //! `smn train`.
-use super::data_args::{parse_ids, parse_partitions, DataArgs};
-use super::values;
+use super::data_args::DataArgs;
+use super::options::{self, IdRange, Preset, VariantArg};
 use crate::data::celeba::{Partition, Selection};
+use crate::data::dataset::{load_dataset, DataSpec, SYNTHETIC_VALIDATION_SEED};
+use crate::model::backend::BackendKind;
 use crate::model::Variant;
 use crate::train::best::BestBy;
-use crate::train::dataset::{load_dataset, DataSpec};
+use crate::train::config::{AugmentConfig, LrSchedule, OptimizerKind, TrainConfig};
 use crate::train::loss::{LandmarkLoss, LossConfig};
 use crate::train::run_dir::RunDir;
-use crate::train::trainer::{train, AugmentConfig, LrSchedule, TrainConfig};
+use crate::train::trainer::train;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
-/// Seed offset of the synthetic validation set (disjoint from training).
-pub const SYNTHETIC_VALIDATION_SEED: u64 = 1_000_003;
-/// Seed offset of the synthetic evaluation set.
-pub const SYNTHETIC_TEST_SEED: u64 = 2_000_003;
-
 /// `smn train` options (paper defaults).
 #[derive(Args, Debug)]
+#[command(args_override_self = true)]
 pub struct TrainArgs {
+    /// Options from a TOML file whose keys are these long flags (a run's
+    /// `config.toml` reproduces it); flags given here win.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
     /// 1: multi-task net (MTL); 2: SMN branches on a frozen stage-1 net.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub stage: u8,
-    /// Stage-2 variant: smn, smn-1x1, smn-1x1-ft (stage 1 is always mtl).
-    #[arg(long, default_value = "smn-1x1-ft")]
-    pub variant: String,
+    /// Variant: stage 1 is mtl; stage 2 takes smn, smn-1x1 or smn-1x1-ft (default).
+    #[arg(long, value_enum)]
+    pub variant: Option<VariantArg>,
     /// Architecture preset: paper (128×128), micro (64×64, Cortex-M4), tiny (tests).
-    #[arg(long, default_value = "micro")]
-    pub preset: String,
+    #[arg(long, value_enum, default_value_t = Preset::Micro)]
+    pub preset: Preset,
     /// Data selection.
     #[command(flatten)]
     pub data: DataArgs,
     /// Validation image ids (with --data), e.g. 3001-3329; default: the val partition.
     #[arg(long)]
-    pub val_ids: Option<String>,
-    /// Validation partitions (with --data).
-    #[arg(long)]
-    pub val_partition: Option<String>,
+    pub val_ids: Option<IdRange>,
+    /// Validation partitions (with --data), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = options::partition)]
+    pub val_partition: Vec<Partition>,
     /// Epochs.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = options::at_least_one)]
     pub epochs: usize,
-    /// Batch size.
-    #[arg(long, default_value_t = 32)]
+    /// Batch size (≥ 2: batch norm).
+    #[arg(long, default_value_t = 32, value_parser = options::batch_size)]
     pub batch_size: usize,
     /// Optimiser: sgd (momentum, dampening 0) or adam.
-    #[arg(long, default_value = "sgd")]
-    pub optimizer: String,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.001, value_parser = options::positive)]
     pub lr: f64,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    /// SGD momentum, in [0, 1).
+    #[arg(long, default_value_t = 0.9, value_parser = options::momentum)]
     pub momentum: f64,
     /// L2 weight decay.
-    #[arg(long)]
+    #[arg(long, value_parser = options::non_negative)]
     pub weight_decay: Option<f32>,
     /// LR schedule: constant, cosine, step:EVERY:GAMMA.
-    #[arg(long, default_value = "constant")]
-    pub schedule: String,
+    #[arg(long, default_value = "constant", value_parser = options::schedule)]
+    pub schedule: LrSchedule,
     /// Weight of the landmark loss.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = options::non_negative)]
     pub landmark_weight: f32,
     /// Weight of the attribute loss.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = options::non_negative)]
     pub attribute_weight: f32,
-    /// Landmark loss: l2 or smooth-l1.
-    #[arg(long, default_value = "l2")]
-    pub landmark_loss: String,
+    /// Landmark loss.
+    #[arg(long, value_enum, default_value_t = LandmarkLoss::L2)]
+    pub landmark_loss: LandmarkLoss,
     /// Augment (flip, shift/scale/rotation, colour jitter).
     #[arg(long)]
     pub augment: bool,
@@ -77,17 +79,17 @@ pub struct TrainArgs {
     pub raw_targets: bool,
     /// Also keep the best validation epoch's model in OUT/best/ (by `nme`
     /// or `accuracy`); use it as `--model OUT/best` or `--init OUT/best`.
-    #[arg(long)]
-    pub keep_best: Option<String>,
+    #[arg(long, value_enum)]
+    pub keep_best: Option<BestBy>,
     /// With --keep-best: stop early once N epochs pass without a better one.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = options::at_least_one)]
     pub patience: Option<usize>,
     /// Seed (initialisation, data order, augmentation, synthetic data).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Backend: flex (CPU, default), ndarray (CPU), wgpu (GPU).
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
     /// Stage-1 run directory (stage 2).
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -99,107 +101,85 @@ pub struct TrainArgs {
     pub resume: bool,
 }
 
-fn parse_schedule(text: &str) -> Result<LrSchedule> {
-    match text.split(':').collect::<Vec<_>>().as_slice() {
-        ["constant"] => Ok(LrSchedule::Constant),
-        ["cosine"] => Ok(LrSchedule::Cosine),
-        ["step", every, gamma] => Ok(LrSchedule::Step {
-            every: every
-                .parse()
-                .with_context(|| format!("--schedule {text}: bad epoch count"))?,
-            gamma: gamma
-                .parse()
-                .with_context(|| format!("--schedule {text}: bad factor"))?,
-        }),
-        _ => bail!("--schedule '{text}': expected constant, cosine or step:EVERY:GAMMA"),
-    }
-}
-
 impl TrainArgs {
+    /// The variant these options train.
+    pub fn variant(&self) -> Result<Variant> {
+        match (self.stage, self.variant.map(|v| v.0)) {
+            (1, None | Some(Variant::Mtl)) => Ok(Variant::Mtl),
+            (1, Some(v)) => bail!(
+                "--variant {}: a stage-2 variant; stage 1 trains mtl (give --stage 2 --init RUN1)",
+                v.name()
+            ),
+            (_, None) => Ok(Variant::Smn1x1Ft),
+            (_, Some(Variant::Mtl)) => bail!("--variant mtl: stage 2 takes smn, smn-1x1 or smn-1x1-ft"),
+            (_, Some(v)) => Ok(v),
+        }
+    }
+
     /// The training configuration these options describe.
     pub fn config(&self) -> Result<TrainConfig> {
-        let arch = values::preset(&self.preset)?;
-        let variant = match self.stage {
-            1 => Variant::Mtl,
-            2 => match Variant::parse(&self.variant) {
-                Some(Variant::Mtl) | None => {
-                    bail!("--variant '{}': stage 2 takes smn, smn-1x1 or smn-1x1-ft", self.variant)
-                }
-                Some(v) => v,
-            },
-            s => bail!("--stage {s}: must be 1 or 2"),
-        };
-        if self.stage == 2 && self.init.is_none() {
+        let variant = self.variant()?;
+        if variant.is_stage2() && self.init.is_none() {
             bail!("stage 2 needs --init RUN1 (a finished stage-1 run directory)");
         }
-        let mut cfg = TrainConfig::paper(self.stage, variant, arch);
+        let mut cfg = TrainConfig::paper(variant, self.preset.arch());
         cfg.epochs = self.epochs;
-        cfg.batch_size = self.batch_size.max(2);
-        cfg.optimizer = values::optimizer(&self.optimizer)?;
+        cfg.batch_size = self.batch_size;
+        cfg.optimizer = self.optimizer;
         cfg.lr = self.lr;
         cfg.momentum = self.momentum;
         cfg.weight_decay = self.weight_decay;
-        cfg.schedule = parse_schedule(&self.schedule)?;
+        cfg.schedule = self.schedule;
         cfg.loss = LossConfig {
             landmark_weight: self.landmark_weight,
             attribute_weight: self.attribute_weight,
-            landmark_loss: match self.landmark_loss.as_str() {
-                "l2" => LandmarkLoss::L2,
-                "smooth-l1" => LandmarkLoss::SmoothL1,
-                o => bail!("--landmark-loss '{o}': l2 or smooth-l1"),
-            },
+            landmark_loss: self.landmark_loss,
         };
         cfg.augment = self.augment.then(AugmentConfig::default);
         cfg.standardise_targets = !self.raw_targets;
-        cfg.keep_best = self
-            .keep_best
-            .as_deref()
-            .map(|b| BestBy::parse(b).with_context(|| format!("--keep-best '{b}': nme or accuracy")))
-            .transpose()?;
+        cfg.keep_best = self.keep_best;
         cfg.patience = self.patience;
         cfg.seed = self.seed;
-        cfg.backend = values::backend(&self.backend)?;
+        cfg.backend = self.backend;
         cfg.init = self.init.clone();
         Ok(cfg)
     }
 
-    /// The validation data spec, if any.
-    fn validation(&self) -> Result<Option<DataSpec>> {
-        match (&self.data.data, &self.data.synthetic) {
-            (Some(dir), _) => {
-                let partitions = match (&self.val_partition, &self.val_ids) {
-                    (Some(p), _) => parse_partitions(p)?,
-                    (None, Some(_)) => Vec::new(),
-                    (None, None) => vec![Partition::Val],
+    /// The validation data spec: `--val-ids`/`--val-partition` of `--data`
+    /// (default: its val partition), or a tenth as many synthetic faces.
+    fn validation(&self) -> DataSpec {
+        match &self.data.data {
+            Some(dir) => {
+                let partitions = match (self.val_partition.is_empty(), &self.val_ids) {
+                    (false, _) => self.val_partition.clone(),
+                    (true, Some(_)) => Vec::new(),
+                    (true, None) => vec![Partition::Val],
                 };
-                let ids = self.val_ids.as_deref().map(parse_ids).transpose()?;
-                Ok(Some(DataSpec::Celeba {
+                DataSpec::Celeba {
                     dir: dir.clone(),
                     selection: Selection {
                         partitions,
-                        ids,
+                        ids: self.val_ids.as_ref().map(|r| r.0.clone()),
                         fraction: None,
                     },
                     skip_bad: self.data.skip_bad,
-                }))
+                }
             }
-            (None, count) => {
-                let n = (count.unwrap_or(2000) / 10).max(16);
-                Ok(Some(DataSpec::Synthetic {
-                    count: n,
-                    seed: self.seed + SYNTHETIC_VALIDATION_SEED,
-                }))
-            }
+            None => DataSpec::Synthetic {
+                count: (self.data.synthetic.unwrap_or(2000) / 10).max(16),
+                seed: self.seed + SYNTHETIC_VALIDATION_SEED,
+            },
         }
     }
 }
 
-/// Runs `smn train`; returns the report printed at the end.
-pub fn run(args: &TrainArgs) -> Result<String> {
+/// Runs `smn train`; returns the report printed at the end. `config_toml`
+/// (the options as a `--config` file) is saved as `OUT/config.toml`.
+pub fn run(args: &TrainArgs, config_toml: &str) -> Result<String> {
     let cfg = args.config()?;
     let size = cfg.arch.input_size;
     let data = load_dataset(
-        &args.data.spec(Partition::Train, cfg.seed)?,
+        &args.data.spec(Partition::Train, cfg.seed),
         size,
         args.data.cache.as_deref(),
     )?;
@@ -209,21 +189,16 @@ pub fn run(args: &TrainArgs) -> Result<String> {
             eprintln!("  {}", s.error);
         }
     }
-    let val = match args.validation()? {
-        Some(spec) => {
-            let v = load_dataset(&spec, size, None)?;
-            if v.samples.is_empty() {
-                eprintln!("note: the validation selection is empty; training without validation");
-                None
-            } else {
-                Some(v)
-            }
-        }
-        None => None,
+    let val = load_dataset(&args.validation(), size, None)?;
+    let val = if val.samples.is_empty() {
+        eprintln!("note: the validation selection is empty; training without validation");
+        None
+    } else {
+        Some(val)
     };
     eprintln!(
         "training stage {} ({}) on {} images, {} validation, preset {}×{}, backend {}, {} epochs",
-        cfg.stage,
+        cfg.stage(),
         cfg.variant.name(),
         data.samples.len(),
         val.as_ref().map_or(0, |v| v.samples.len()),
@@ -232,6 +207,10 @@ pub fn run(args: &TrainArgs) -> Result<String> {
         cfg.backend.name(),
         cfg.epochs
     );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create run directory {}", args.out.display()))?;
+    let config_file = RunDir::new(&args.out).config_toml();
+    std::fs::write(&config_file, config_toml).with_context(|| format!("cannot write {}", config_file.display()))?;
     let summary = train(&cfg, &data, val.as_ref(), &args.out, args.resume)?;
     let mut report = format!(
         "run {} finished: {} epochs\n",

@@ -1,7 +1,10 @@
 //! Names and order of CelebA's landmarks and attributes.
 
 /// Number of CelebA attributes.
-pub const ATTRIBUTE_COUNT: usize = 40;
+pub use smn_firmware_core::ATTRIBUTE_COUNT;
+/// Landmark coordinates per face: `x, y` of each of the 5 landmarks (one
+/// definition, with the float model file's head width).
+pub use smn_quantize::float_model::LANDMARK_OUTPUTS;
 
 /// CelebA attributes in the column order of `list_attr_celeba.txt`.
 pub const ATTRIBUTE_NAMES: [&str; ATTRIBUTE_COUNT] = [
@@ -51,7 +54,7 @@ pub const ATTRIBUTE_NAMES: [&str; ATTRIBUTE_COUNT] = [
 pub const LANDMARK_NAMES: [&str; 5] = ["left_eye", "right_eye", "nose", "left_mouth", "right_mouth"];
 
 /// Column names of `list_landmarks_align_celeba.txt`.
-pub const LANDMARK_COLUMNS: [&str; 10] = [
+pub const LANDMARK_COLUMNS: [&str; LANDMARK_OUTPUTS] = [
     "lefteye_x",
     "lefteye_y",
     "righteye_x",

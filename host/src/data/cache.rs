@@ -13,6 +13,7 @@
 //! Written to `path.tmp` and renamed, so a crash never leaves a half cache.
 use super::celeba::DataError;
 use super::{FaceSample, Rgb, ATTRIBUTE_COUNT};
+use crate::data::LANDMARK_OUTPUTS;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -141,9 +142,9 @@ impl Cache {
     }
 
     /// Sample `i`'s landmarks and attributes, without copying its pixels.
-    pub fn labels(&self, i: usize) -> Option<([f32; 10], [i8; ATTRIBUTE_COUNT])> {
+    pub fn labels(&self, i: usize) -> Option<([f32; LANDMARK_OUTPUTS], [i8; ATTRIBUTE_COUNT])> {
         let (lm, attrs) = self.record(i)?.1.split_at_checked(40)?;
-        let mut landmarks = [0f32; 10];
+        let mut landmarks = [0f32; LANDMARK_OUTPUTS];
         for (o, b) in landmarks.iter_mut().zip(lm.chunks_exact(4)) {
             *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         }
@@ -186,8 +187,8 @@ mod tests {
                     height: 4,
                     pixels: (0..48).map(|p| p as u8 ^ i).collect(),
                 },
-                landmarks: [i as f32 + 0.25; 10],
-                attributes: [if i % 2 == 0 { 1 } else { -1 }; 40],
+                landmarks: [i as f32 + 0.25; LANDMARK_OUTPUTS],
+                attributes: [if i % 2 == 0 { 1 } else { -1 }; ATTRIBUTE_COUNT],
             })
             .collect();
         assert_eq!(write_cache(&path, 4, &samples).unwrap(), 5);

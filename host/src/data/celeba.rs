@@ -17,6 +17,7 @@
 //! listed in [`CelebaIndex::skipped`].
 use super::attributes::{ATTRIBUTE_COUNT, ATTRIBUTE_NAMES, LANDMARK_COLUMNS};
 use super::{FaceSample, Rgb};
+use crate::data::LANDMARK_OUTPUTS;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -128,7 +129,7 @@ pub struct Entry {
     /// File name in `img_align_celeba/`.
     pub file: String,
     /// `(x0, y0, …)` in pixels of the 178×218 image.
-    pub landmarks: [f32; 10],
+    pub landmarks: [f32; LANDMARK_OUTPUTS],
     /// `+1`, `−1`, or `0` (unknown), CelebA order.
     pub attributes: [i8; ATTRIBUTE_COUNT],
     /// Official split.
@@ -389,7 +390,7 @@ pub fn load_index(root: &Path, skip_bad: bool) -> Result<CelebaIndex, DataError>
             };
             let lm_row = lm_rows.get(row.file.as_str()).ok_or_else(|| missing(&landmarks))?;
             let part_row = part_rows.get(row.file.as_str()).ok_or_else(|| missing(&parts))?;
-            let lm: [f32; 10] = parse_values(
+            let lm: [f32; LANDMARK_OUTPUTS] = parse_values(
                 &landmarks,
                 lm_row,
                 |v| v.parse::<f32>().ok().filter(|x| x.is_finite()),
@@ -497,6 +498,25 @@ impl CelebaIndex {
             picked.truncate(keep.max(usize::from(!picked.is_empty() && f > 0.0)));
         }
         picked
+    }
+
+    /// What the folder holds: rows per partition and the id range, e.g.
+    /// `5894 train, 0 val, 0 test rows (ids 1–5894)`.
+    pub fn summary(&self) -> String {
+        let count = |p: Partition| self.entries.iter().filter(|e| e.partition == p).count();
+        let ids = match (
+            self.entries.iter().map(|e| e.id).min(),
+            self.entries.iter().map(|e| e.id).max(),
+        ) {
+            (Some(a), Some(b)) => format!(" (ids {a}–{b})"),
+            _ => String::new(),
+        };
+        format!(
+            "{} train, {} val, {} test rows{ids}",
+            count(Partition::Train),
+            count(Partition::Val),
+            count(Partition::Test)
+        )
     }
 
     /// Path of an entry's image.

@@ -8,10 +8,11 @@
 pub mod attributes;
 pub mod cache;
 pub mod celeba;
+pub mod dataset;
 pub mod synthetic;
 pub mod transform;
 
-pub use attributes::{ATTRIBUTE_COUNT, ATTRIBUTE_NAMES, LANDMARK_NAMES};
+pub use attributes::{ATTRIBUTE_COUNT, ATTRIBUTE_NAMES, LANDMARK_NAMES, LANDMARK_OUTPUTS};
 
 /// An RGB image, row-major, interleaved, `width × height × 3` bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +76,7 @@ pub struct FaceSample {
     pub image: Rgb,
     /// `(x0, y0, …, x4, y4)` in pixels of `image`; the centre of pixel
     /// column `i` is `x = i` (CelebA's integer annotations name pixels).
-    pub landmarks: [f32; 10],
+    pub landmarks: [f32; LANDMARK_OUTPUTS],
     /// `+1` present, `−1` absent, `0` unknown, in [`ATTRIBUTE_NAMES`] order.
     pub attributes: [i8; ATTRIBUTE_COUNT],
 }

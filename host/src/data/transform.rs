@@ -14,6 +14,7 @@
 //! [`Affine::centre_square`] and [`to_model_input`]. Pixel edges map to pixel edges: source x ∈
 //! [−0.5, 177.5] ↦ output x ∈ [−0.5, N − 0.5].
 use super::{FaceSample, Rgb};
+use crate::data::LANDMARK_OUTPUTS;
 
 /// `out = [a b c; d e f] · [x y 1]ᵀ`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -136,8 +137,8 @@ impl Affine {
     }
 
     /// Maps `(x0, y0, …)` landmarks.
-    pub fn apply_landmarks(&self, landmarks: &[f32; 10]) -> [f32; 10] {
-        let mut out = [0f32; 10];
+    pub fn apply_landmarks(&self, landmarks: &[f32; LANDMARK_OUTPUTS]) -> [f32; LANDMARK_OUTPUTS] {
+        let mut out = [0f32; LANDMARK_OUTPUTS];
         for (o, p) in out.chunks_exact_mut(2).zip(landmarks.chunks_exact(2)) {
             if let ([ox, oy], [x, y]) = (o, p) {
                 let (nx, ny) = self.apply(f64::from(*x), f64::from(*y));
@@ -278,9 +279,10 @@ pub fn jitter_colors(image: &mut Rgb, brightness: f64, contrast: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::ATTRIBUTE_COUNT;
 
     /// A dark image with a bright 5×5 square centred on each landmark.
-    fn dotted(width: usize, height: usize, landmarks: &[f32; 10]) -> Rgb {
+    fn dotted(width: usize, height: usize, landmarks: &[f32; LANDMARK_OUTPUTS]) -> Rgb {
         let mut img = Rgb::new(width, height);
         for p in landmarks.chunks_exact(2) {
             for dy in 0..5 {
@@ -353,7 +355,7 @@ mod tests {
             let sample = FaceSample {
                 image: dotted(178, 218, &landmarks),
                 landmarks,
-                attributes: [0; 40],
+                attributes: [0; ATTRIBUTE_COUNT],
             };
             let out = 96;
             let (map, mirrored) = aug.draw(&Affine::centre_square(178, 218, out), out, &mut uniform);

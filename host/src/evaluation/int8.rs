@@ -1,7 +1,8 @@
 //! Int8 predictions: the blob runs through firmware-core on the host, the
 //! same code the microcontroller runs.
 use super::{samples, Prediction};
-use crate::train::dataset::Dataset;
+use crate::data::dataset::Dataset;
+use crate::data::{ATTRIBUTE_COUNT, LANDMARK_OUTPUTS};
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 use smn_firmware_core::format::{Op, Quant};
@@ -45,8 +46,8 @@ pub fn int8_predictions(blob: &[u8], data: &Dataset) -> Result<Vec<Prediction>> 
                         .run(&s.image.pixels, &mut arena)
                         .map_err(|e| anyhow::anyhow!("int8 inference: {e}"))?;
                     let mut p = Prediction {
-                        landmarks: [0.0; 10],
-                        logits: [0.0; 40],
+                        landmarks: [0.0; LANDMARK_OUTPUTS],
+                        logits: [0.0; ATTRIBUTE_COUNT],
                     };
                     for (dst, &v) in p.landmarks.iter_mut().zip(y.landmarks.as_flattened()) {
                         *dst = v;

@@ -3,19 +3,22 @@
 pub mod baselines;
 pub mod float;
 pub mod int8;
+pub mod metrics;
+pub mod models;
 pub mod parity;
 
+use crate::data::dataset::Dataset;
 use crate::data::FaceSample;
-use crate::train::dataset::Dataset;
-use crate::train::metrics::{Metrics, MetricsAccumulator};
+use crate::data::{ATTRIBUTE_COUNT, LANDMARK_OUTPUTS};
+use crate::evaluation::metrics::{Metrics, MetricsAccumulator};
 
 /// One image's prediction in model-input pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Prediction {
     /// `x0, y0, …, x4, y4` in model-input pixels (pixel centres at integers).
-    pub landmarks: [f32; 10],
+    pub landmarks: [f32; LANDMARK_OUTPUTS],
     /// Attribute logits (> 0 means present).
-    pub logits: [f32; 40],
+    pub logits: [f32; ATTRIBUTE_COUNT],
 }
 
 /// Metrics of `predictions` (in dataset order) against `data`.

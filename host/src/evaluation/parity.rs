@@ -1,8 +1,8 @@
 //! Float vs int8 on the same images: metrics side by side and how many
 //! attribute decisions flip.
 use super::Prediction;
-use crate::train::dataset::Dataset;
-use crate::train::metrics::Metrics;
+use crate::data::dataset::Dataset;
+use crate::evaluation::metrics::Metrics;
 use serde::{Deserialize, Serialize};
 
 /// The float/int8 comparison `smn eval --int8` reports.

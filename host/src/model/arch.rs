@@ -8,9 +8,4 @@
 //! ReLU → fc(outputs)`. Presets: `paper` (128×128×3, 32-64-128-256, heads of
 //! 256), `micro` (64×64×3, 16-32-32-64, heads of 64: a Cortex-M4), `tiny`
 //! (32×32×3, 8-16, heads of 16: tests).
-pub use smn_quantize::float_model::{Arch as ArchConfig, Variant};
-
-/// Number of landmark outputs (5 points × (x, y)).
-pub const LANDMARK_OUTPUTS: usize = 10;
-/// Number of attribute logits.
-pub const ATTRIBUTE_OUTPUTS: usize = 40;
+pub use smn_quantize::float_model::{Arch, Variant, ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};

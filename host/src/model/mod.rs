@@ -1,6 +1,10 @@
-//! The multi-task network in burn.
+//! The multi-task network in burn, its input batches and its files.
 pub mod arch;
+pub mod backend;
+pub mod batch;
+pub mod export;
 pub mod net;
+pub mod store;
 
-pub use arch::{ArchConfig, Variant};
+pub use arch::{Arch, Variant};
 pub use net::{SmnNet, Task};

@@ -15,7 +15,7 @@
 //! shared features, `½·own + ½·shared = shared`, so the stage-2 network starts
 //! as an exact copy of the stage-1 network, and both halves of each 1×1
 //! receive gradients.
-use super::arch::{ArchConfig, Variant, ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};
+use super::arch::{Arch, Variant, ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -35,7 +35,7 @@ pub struct ConvBlock {
 }
 
 impl ConvBlock {
-    fn new(cin: usize, cout: usize, arch: &ArchConfig, device: &Device) -> Self {
+    fn new(cin: usize, cout: usize, arch: &Arch, device: &Device) -> Self {
         let p = arch.kernel_size / 2;
         let conv = Conv2dConfig::new([cin, cout], [arch.kernel_size, arch.kernel_size])
             .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
@@ -220,11 +220,11 @@ impl Task {
 #[derive(Module, Debug)]
 pub struct SmnNet {
     /// Shared conv levels (frozen in stage 2).
-    pub shared: Vec<ConvBlock>,
+    pub(crate) shared: Vec<ConvBlock>,
     /// Stage-1 heads (landmarks, attributes); empty in stage 2.
-    pub heads: Vec<Head>,
+    pub(crate) heads: Vec<Head>,
     /// Stage-2 branches (landmarks, attributes); empty in stage 1.
-    pub branches: Vec<Branch>,
+    pub(crate) branches: Vec<Branch>,
 }
 
 /// The two task outputs: `[B, 10]` landmarks (normalised coordinates) and `[B, 40]` logits.
@@ -253,8 +253,23 @@ fn averaging_one_by_one(c: usize, device: &Device) -> Conv2d {
 }
 
 impl SmnNet {
+    /// The shared conv levels.
+    pub fn shared(&self) -> &Vec<ConvBlock> {
+        &self.shared
+    }
+
+    /// The stage-1 heads (landmarks, attributes); empty in stage 2.
+    pub fn heads(&self) -> &Vec<Head> {
+        &self.heads
+    }
+
+    /// The stage-2 branches (landmarks, attributes); empty in stage 1.
+    pub fn branches(&self) -> &Vec<Branch> {
+        &self.branches
+    }
+
     /// A randomly initialised stage-1 multi-task net.
-    pub fn stage1(arch: &ArchConfig, device: &Device) -> Self {
+    pub fn stage1(arch: &Arch, device: &Device) -> Self {
         let mut shared = Vec::new();
         let mut cin = 3;
         for &c in &arch.channels {
@@ -297,7 +312,7 @@ impl SmnNet {
 
     /// The stage-2 network of `variant` built on a trained stage-1 net; the
     /// shared layers are frozen.
-    pub fn stage2(stage1: SmnNet, arch: &ArchConfig, variant: Variant, device: &Device) -> Self {
+    pub fn stage2(stage1: SmnNet, arch: &Arch, variant: Variant, device: &Device) -> Self {
         let shared: Vec<ConvBlock> = stage1.shared.into_iter().map(|b| b.freeze()).collect();
         let branches = Task::ALL
             .iter()
@@ -362,28 +377,37 @@ impl SmnNet {
     }
 
     /// Forward pass on `[B, 3, H, W]` normalised images.
-    pub fn forward(&self, x: Tensor<4>) -> Outputs {
+    ///
+    /// # Errors
+    /// When the net lacks a task's head (stage 1) or branch (stage 2) — a
+    /// net that no constructor of this type makes.
+    pub fn forward(&self, x: Tensor<4>) -> Result<Outputs, String> {
         let mut shared_out = Vec::with_capacity(self.shared.len());
         let mut s = x.clone();
         for block in &self.shared {
             s = block.forward(s);
             shared_out.push(s.clone());
         }
-        let mut outs: Vec<Tensor<2>> = if self.branches.is_empty() {
-            self.heads.iter().map(|h| h.forward(s.clone())).collect()
-        } else {
-            self.branches
-                .iter()
-                .map(|b| b.forward(x.clone(), &shared_out))
-                .collect()
+        let task = |t: Task| -> Result<Tensor<2>, String> {
+            let i = t as usize;
+            if self.branches.is_empty() {
+                let head = self
+                    .heads
+                    .get(i)
+                    .ok_or_else(|| format!("the stage-1 net has no {t:?} head"))?;
+                Ok(head.forward(s.clone()))
+            } else {
+                let branch = self
+                    .branches
+                    .get(i)
+                    .ok_or_else(|| format!("the stage-2 net has no {t:?} branch"))?;
+                Ok(branch.forward(x.clone(), &shared_out))
+            }
         };
-        let attributes = outs
-            .pop()
-            .unwrap_or_else(|| Tensor::zeros([1, ATTRIBUTE_OUTPUTS], &x.device()));
-        let landmarks = outs
-            .pop()
-            .unwrap_or_else(|| Tensor::zeros([1, LANDMARK_OUTPUTS], &x.device()));
-        Outputs { landmarks, attributes }
+        Ok(Outputs {
+            landmarks: task(Task::Landmarks)?,
+            attributes: task(Task::Attributes)?,
+        })
     }
 }
 

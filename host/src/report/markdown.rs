@@ -1,7 +1,9 @@
 //! Markdown metric reports: one model's metrics, or several side by side
 //! (like the paper's Table 1).
+use super::text::format_parity;
 use crate::data::{ATTRIBUTE_NAMES, LANDMARK_NAMES};
-use crate::train::metrics::Metrics;
+use crate::evaluation::metrics::Metrics;
+use crate::evaluation::models::Evaluation;
 use std::fmt::Write as _;
 
 /// NME normaliser statement used in every report.
@@ -67,5 +69,15 @@ pub fn comparison_table(models: &[(&str, &Metrics)]) -> String {
     row(&mut s, "**mean**", cells);
     let cells = &mut models.iter().map(|(_, m)| m.images.to_string());
     row(&mut s, "images", cells);
+    s
+}
+
+/// Markdown report of an evaluation.
+pub fn evaluation_report(eval: &Evaluation, data_label: &str) -> String {
+    let mut s = format!("# Evaluation\n\nData: {data_label}\n\n");
+    s.push_str(&comparison_table(&eval.rows()));
+    if let Some(p) = &eval.parity {
+        let _ = write!(s, "\n## Float vs int8\n\n```text\n{}```\n", format_parity(p));
+    }
     s
 }

@@ -2,7 +2,9 @@
 //! feature-map grids, Markdown metric tables.
 pub mod charts;
 pub mod feature_maps;
+pub mod figures;
 pub mod font;
 pub mod markdown;
 pub mod overlay;
 pub mod png;
+pub mod text;

@@ -2,6 +2,7 @@
 //! in green, on the model-input image, enlarged, several faces in a row.
 use super::png::write_rgb_png;
 use crate::data::Rgb;
+use crate::data::LANDMARK_OUTPUTS;
 use anyhow::Result;
 use std::path::Path;
 
@@ -16,9 +17,9 @@ pub struct OverlayFace {
     /// The image the model saw.
     pub image: Rgb,
     /// Ground truth `x0, y0, …`.
-    pub truth: [f32; 10],
+    pub truth: [f32; LANDMARK_OUTPUTS],
     /// Prediction `x0, y0, …`.
-    pub predicted: [f32; 10],
+    pub predicted: [f32; LANDMARK_OUTPUTS],
 }
 
 /// `image` enlarged `zoom` times (nearest neighbour).
@@ -50,7 +51,7 @@ pub fn disc(image: &mut Rgb, cx: f32, cy: f32, radius: f32, color: [u8; 3]) {
 }
 
 /// Marks each point; `zoom` maps model pixels (centres at integers) to the enlarged image.
-fn mark(image: &mut Rgb, points: &[f32; 10], zoom: usize, radius: f32, color: [u8; 3]) {
+fn mark(image: &mut Rgb, points: &[f32; LANDMARK_OUTPUTS], zoom: usize, radius: f32, color: [u8; 3]) {
     let z = zoom as f32;
     for xy in points.chunks_exact(2) {
         disc(image, (xy[0] + 0.5) * z - 0.5, (xy[1] + 0.5) * z - 0.5, radius, color);

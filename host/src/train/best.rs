@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which validation figure picks the kept epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BestBy {
     /// Lowest mean NME.
@@ -16,15 +16,6 @@ pub enum BestBy {
 }
 
 impl BestBy {
-    /// Parses `nme` or `accuracy`.
-    pub fn parse(text: &str) -> Option<BestBy> {
-        match text {
-            "nme" => Some(BestBy::Nme),
-            "accuracy" => Some(BestBy::Accuracy),
-            _ => None,
-        }
-    }
-
     /// The figure this criterion reads from an epoch's validation results.
     pub fn value(&self, val_mean_nme: Option<f64>, val_mean_accuracy: Option<f64>) -> Option<f64> {
         match self {
@@ -114,7 +105,5 @@ mod tests {
         assert_eq!(BestBy::Nme.value(Some(f64::NAN), Some(0.5)), None);
         assert_eq!(BestBy::Accuracy.value(Some(0.1), None), None);
         assert!(BestEpoch::after(None, BestBy::Nme, 1, None).is_none());
-        assert_eq!(BestBy::parse("accuracy"), Some(BestBy::Accuracy));
-        assert_eq!(BestBy::parse("loss"), None);
     }
 }

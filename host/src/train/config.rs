@@ -1,15 +1,16 @@
 //! What a training run is configured with (`RUN/config.json`): stage,
 //! variant, architecture, optimiser, schedule, loss, augmentation, backend.
-use super::backend::BackendKind;
 use super::best::BestBy;
 use super::loss::LossConfig;
 use crate::data::transform::Augment;
-use crate::model::{ArchConfig, Variant};
+use crate::model::backend::BackendKind;
+use crate::model::store::{ModelInfo, MODEL_FORMAT};
+use crate::model::{Arch, Variant};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Optimiser.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// Momentum SGD (the paper: lr 0.001, momentum 0.9, dampening 0).
@@ -51,12 +52,10 @@ impl LrSchedule {
 /// Everything a training run is configured with (saved as `config.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// 1 or 2.
-    pub stage: u8,
-    /// `mtl` for stage 1; the stage-2 variant otherwise.
+    /// `mtl` trains stage 1; a stage-2 variant trains stage 2 (from `init`).
     pub variant: Variant,
     /// Network sizes.
-    pub arch: ArchConfig,
+    pub arch: Arch,
     /// Epochs.
     pub epochs: usize,
     /// Images per step.
@@ -143,9 +142,8 @@ impl TrainConfig {
     /// The paper's settings for `arch`: batch 32, 100 epochs, momentum SGD lr 0.001, momentum 0.9, dampening 0
     /// — plus target standardisation, which the paper does not describe (set
     /// `standardise_targets = false` for raw targets).
-    pub fn paper(stage: u8, variant: Variant, arch: ArchConfig) -> Self {
+    pub fn paper(variant: Variant, arch: Arch) -> Self {
         TrainConfig {
-            stage,
             variant,
             arch,
             epochs: 100,
@@ -164,6 +162,29 @@ impl TrainConfig {
             standardise_targets: true,
             keep_best: None,
             patience: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// 1 for `mtl`, 2 for the stage-2 variants (a stage-1 run cannot have a
+    /// stage-2 variant: the stage is what the variant says).
+    pub fn stage(&self) -> u8 {
+        if self.variant.is_stage2() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// What `model.json` says about a model trained with this configuration.
+    pub fn model_info(&self) -> ModelInfo {
+        ModelInfo {
+            format: MODEL_FORMAT.into(),
+            arch: self.arch.clone(),
+            variant: self.variant,
+            pixel_mean: crate::model::batch::PIXEL_MEAN,
+            pixel_std: crate::model::batch::PIXEL_STD,
         }
     }
 }

@@ -5,14 +5,14 @@
 //!   the squared error (L2), or of smooth-L1 (β = 0.01) — averaged over the batch.
 //! * `E_attributes`: binary cross-entropy with logits averaged over the known
 //!   (mask = 1) attribute labels.
-use super::batch::Batch;
+use crate::model::batch::Batch;
 use crate::model::net::Outputs;
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use serde::{Deserialize, Serialize};
 
 /// Landmark regression loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum LandmarkLoss {
     /// Squared error.

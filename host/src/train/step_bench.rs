@@ -1,12 +1,13 @@
 //! Training-step throughput of one backend on the real network, loss and
 //! optimiser (for `smn bench-train` and the PyTorch peer script
 //! `benches/torch_train_step.py`).
-use super::backend::BackendKind;
-use super::batch::make_batch;
-use super::dataset::{load_dataset, DataSpec};
+use super::config::TrainConfig;
 use super::loss::LossConfig;
-use super::trainer::{optimizer, training_step, TrainConfig};
-use crate::model::{ArchConfig, SmnNet, Variant};
+use super::step::{optimizer, training_step};
+use crate::data::dataset::{load_dataset, DataSpec};
+use crate::model::backend::BackendKind;
+use crate::model::batch::make_batch;
+use crate::model::{Arch, SmnNet, Variant};
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Instant;
@@ -34,7 +35,7 @@ pub struct StepRate {
 /// of synthetic faces.
 pub fn step_rate(
     backend: BackendKind,
-    arch: &ArchConfig,
+    arch: &Arch,
     variant: Variant,
     batch: usize,
     warmup: usize,
@@ -47,24 +48,24 @@ pub fn step_rate(
         Variant::Mtl => stage1,
         v => SmnNet::stage2(stage1, arch, v, &device),
     };
-    let cfg = TrainConfig::paper(if variant == Variant::Mtl { 1 } else { 2 }, variant, arch.clone());
+    let cfg = TrainConfig::paper(variant, arch.clone());
     let mut optim = optimizer(&cfg);
     let data = load_dataset(&DataSpec::Synthetic { count: batch, seed: 5 }, arch.input_size, None)?;
     let samples: Vec<_> = (0..batch).filter_map(|i| data.samples.get(i)).collect();
     let refs: Vec<_> = samples.iter().collect();
     let b = make_batch(&refs, arch.input_size, &device);
-    let mut step = |model: SmnNet| -> SmnNet {
-        let (model, l) = training_step(model, &mut optim, &b, &LossConfig::default(), cfg.lr);
+    let mut step = |model: SmnNet| -> Result<SmnNet> {
+        let (model, l) = training_step(model, &mut optim, &b, &LossConfig::default(), cfg.lr)?;
         // Wait for the device: read one value back.
         let _ = l.total.into_scalar::<f32>();
-        model
+        Ok(model)
     };
     for _ in 0..warmup {
-        model = step(model);
+        model = step(model)?;
     }
     let start = Instant::now();
     for _ in 0..steps.max(1) {
-        model = step(model);
+        model = step(model)?;
     }
     let seconds = start.elapsed().as_secs_f64() / steps.max(1) as f64;
     Ok(StepRate {

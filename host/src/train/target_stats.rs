@@ -6,13 +6,13 @@
 //!   landmarks (the trivial baseline) and its layers learn in units of the
 //!   target spread. Without this, aligned faces whose eyes vary by ~1 % of
 //!   the image leave the raw-unit regression at the optimiser's noise floor
-//!   (measured in README: stage 1 did not beat the mean predictor).
+//!   (measured in docs/results.md: stage 1 did not beat the mean predictor).
 //! * **Attributes**: scale 1, offset = the prior log-odds
 //!   `ln((pos + 1) / (neg + 1))` of each known attribute (0 when unknown), so
 //!   an untrained head starts at the class frequencies.
-use super::batch::normalise_coordinate;
-use super::dataset::Dataset;
+use crate::data::dataset::Dataset;
 use crate::model::arch::ATTRIBUTE_OUTPUTS;
+use crate::model::batch::normalise_coordinate;
 use crate::model::net::OutputAffine;
 
 /// Smallest landmark standard deviation used (normalised units, 0.1 % of the side).
@@ -57,10 +57,10 @@ pub fn output_affines(data: &Dataset) -> [OutputAffine; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::dataset::Samples;
     use crate::data::transform::Affine;
     use crate::data::{FaceSample, Rgb};
     use crate::model::arch::LANDMARK_OUTPUTS;
-    use crate::train::dataset::Samples;
 
     fn sample(x: f32, attribute: i8) -> FaceSample {
         let mut attributes = [0i8; ATTRIBUTE_OUTPUTS];

@@ -46,7 +46,7 @@ mod generated {
 use generated::ARENA_BYTES;
 
 /// The model blob, read in place from flash.
-static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.bin"));
+static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.smnq"));
 /// The RGB test image (`input_height × input_width × 3` bytes).
 static IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/image.rgb"));
 

@@ -93,11 +93,11 @@ fn generate_assets(root: &Path) -> Result<Assets, String> {
     let (blob, image) = micro_model()?;
     let model = Model::from_bytes(&blob).map_err(|e| format!("the generated blob does not load: {e}"))?;
     let (arena_bytes, macs) = (model.arena_bytes(), model.macs());
-    write_if_changed(&dir.join("model.bin"), &blob)?;
+    write_if_changed(&dir.join("model.smnq"), &blob)?;
     write_if_changed(&dir.join("image.rgb"), &image)?;
     write_if_changed(&dir.join("arena_bytes.txt"), format!("{arena_bytes}\n").as_bytes())?;
     eprintln!(
-        "firmware: assets in {}: model.bin {} B, image.rgb {} B ({}x{} RGB), arena {} B",
+        "firmware: assets in {}: model.smnq {} B, image.rgb {} B ({}x{} RGB), arena {} B",
         dir.display(),
         blob.len(),
         image.len(),

@@ -6,7 +6,7 @@
 //! face-local → image map, the mouth line, the 5 landmarks and the 40
 //! attribute labels.
 use super::canvas::{lerp, times, Colour};
-use crate::data::attributes::{attribute_index, ATTRIBUTE_COUNT};
+use crate::data::attributes::{attribute_index, ATTRIBUTE_COUNT, LANDMARK_OUTPUTS};
 use crate::data::transform::Affine;
 use smn_firmware_core::builder::Rng;
 use std::f64::consts::TAU;
@@ -423,9 +423,9 @@ impl Face {
     }
 
     /// The 5 landmarks in image pixels, `(x0, y0, …, x4, y4)`.
-    pub(super) fn landmarks(&self) -> [f32; 10] {
+    pub(super) fn landmarks(&self) -> [f32; LANDMARK_OUTPUTS] {
         let map = self.map();
-        let mut out = [0f32; 10];
+        let mut out = [0f32; LANDMARK_OUTPUTS];
         for (o, &(x, y)) in out.chunks_exact_mut(2).zip(self.landmarks_local().iter()) {
             let (ix, iy) = map.apply(x, y);
             o.copy_from_slice(&[ix as f32, iy as f32]);

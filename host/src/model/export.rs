@@ -5,15 +5,17 @@
 //! (burn stores `[in, out]`, so they are transposed here), batch norm as
 //! `weight`/`bias`/`running_mean`/`running_var`. A head's fixed output map
 //! (target standardisation) is folded into its `fc2`.
+use crate::model::backend::BackendKind;
 use crate::model::net::{Branch, ConvBlock, Head};
+use crate::model::store::{load_model, ModelInfo};
 use crate::model::SmnNet;
-use crate::train::run_dir::ModelInfo;
 use anyhow::{bail, Result};
 use burn::nn::conv::Conv2d;
 use burn::nn::Linear;
 use burn::prelude::*;
 use smn_quantize::float_model::{FloatModel, FloatTensor};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 fn tensor<const D: usize>(t: Tensor<D>) -> Result<FloatTensor> {
     let shape = t.dims().to_vec();
@@ -119,4 +121,19 @@ pub fn float_model(net: &SmnNet, info: &ModelInfo) -> Result<FloatModel> {
         .validate()
         .map_err(|e| anyhow::anyhow!("exported model does not match its own format: {e}"))?;
     Ok(model)
+}
+
+/// The float model of a trained model folder (read on the CPU backend).
+pub fn export_run(run: &Path) -> Result<FloatModel> {
+    let (net, info) = load_model(run, &BackendKind::Flex.device())?;
+    float_model(&net, &info)
+}
+
+/// Reads `path`: a float model file, or a trained model folder to export.
+pub fn read_float_model(path: &Path) -> Result<FloatModel> {
+    if path.is_dir() {
+        export_run(path)
+    } else {
+        FloatModel::read(path).map_err(|e| anyhow::anyhow!("{e}"))
+    }
 }

@@ -5,10 +5,10 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A burn backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// burn-flex, pure-Rust CPU (the default: faster than ndarray on this net, see the README).
+    /// burn-flex, pure-Rust CPU (the default: faster than ndarray on this net, see docs/benchmarks.md).
     Flex,
     /// burn-ndarray, CPU (deprecated upstream in 0.22).
     Ndarray,
@@ -17,16 +17,6 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// Parses `flex|ndarray|wgpu`.
-    pub fn parse(name: &str) -> Option<BackendKind> {
-        match name {
-            "flex" | "cpu" => Some(BackendKind::Flex),
-            "ndarray" => Some(BackendKind::Ndarray),
-            "wgpu" | "gpu" => Some(BackendKind::Wgpu),
-            _ => None,
-        }
-    }
-
     /// The name on the command line.
     pub fn name(&self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@
 //! coordinates are mapped back through the inverse of the crop/resize.
 use crate::data::transform::Affine;
 use crate::data::ATTRIBUTE_COUNT;
+use crate::data::LANDMARK_OUTPUTS;
 use serde::{Deserialize, Serialize};
 
 /// NME thresholds of the cumulative error distribution: 0, 0.01, …, 0.50.
@@ -52,13 +53,14 @@ impl MetricsAccumulator {
     /// `to_original` the model → original-image map, logits and ±1/0 labels.
     pub fn add(
         &mut self,
-        predicted: &[f32; 10],
-        target: &[f32; 10],
+        predicted: &[f32; LANDMARK_OUTPUTS],
+        target: &[f32; LANDMARK_OUTPUTS],
         to_original: &Affine,
         logits: &[f32],
         labels: &[i8],
     ) {
-        let orig = |p: &[f32; 10], i: usize| to_original.apply(f64::from(p[2 * i]), f64::from(p[2 * i + 1]));
+        let orig =
+            |p: &[f32; LANDMARK_OUTPUTS], i: usize| to_original.apply(f64::from(p[2 * i]), f64::from(p[2 * i + 1]));
         let (le, re) = (orig(target, 0), orig(target, 1));
         let norm = ((le.0 - re.0).powi(2) + (le.1 - re.1).powi(2)).sqrt().max(1.0);
         let mut row = [0f64; 5];
@@ -127,10 +129,10 @@ mod tests {
         let mut predicted = target;
         predicted[4] += 3.0; // nose 3 model pixels to the right
         let mut acc = MetricsAccumulator::new();
-        let mut labels = [0i8; 40];
+        let mut labels = [0i8; ATTRIBUTE_COUNT];
         labels[0] = 1;
         labels[1] = -1;
-        let mut logits = [0f32; 40];
+        let mut logits = [0f32; ATTRIBUTE_COUNT];
         logits[0] = 2.0; // correct
         logits[1] = 0.5; // wrong
         acc.add(&predicted, &target, &to_original, &logits, &labels);
@@ -154,7 +156,7 @@ mod tests {
         let mut predicted = target;
         predicted[0] += 2.0;
         let mut acc = MetricsAccumulator::new();
-        acc.add(&predicted, &target, &id, &[0.0; 40], &[0; 40]);
+        acc.add(&predicted, &target, &id, &[0.0; ATTRIBUTE_COUNT], &[0; ATTRIBUTE_COUNT]);
         assert_eq!(acc.finish().nme[0], 2.0);
     }
 }

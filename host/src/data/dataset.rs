@@ -3,9 +3,17 @@ use crate::data::cache::{write_cache, Cache};
 use crate::data::celeba::{load_index, modelled_attributes, DataError, Selection, Skipped};
 use crate::data::synthetic::{generate_many, SyntheticConfig, MODELLED_ATTRIBUTES};
 use crate::data::transform::{to_model_input, Affine};
+use crate::data::LANDMARK_OUTPUTS;
 use crate::data::{attributes::attribute_index, FaceSample, ATTRIBUTE_COUNT};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
+
+/// Seed offset of the synthetic validation set (disjoint from training).
+pub const SYNTHETIC_VALIDATION_SEED: u64 = 1_000_003;
+/// Seed offset of the synthetic evaluation set.
+pub const SYNTHETIC_TEST_SEED: u64 = 2_000_003;
+/// Seed of the synthetic calibration faces (distinct from training and test).
+pub const SYNTHETIC_CALIBRATION_SEED: u64 = 3_000_017;
 
 /// Where samples come from.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,7 +86,7 @@ impl Samples {
     }
 
     /// Sample `i`'s landmarks and attributes (no pixel copy).
-    pub fn labels(&self, i: usize) -> Option<([f32; 10], [i8; ATTRIBUTE_COUNT])> {
+    pub fn labels(&self, i: usize) -> Option<([f32; LANDMARK_OUTPUTS], [i8; ATTRIBUTE_COUNT])> {
         match self {
             Samples::Memory(v) => v.get(i).map(|s| (s.landmarks, s.attributes)),
             Samples::Mapped(c) => c.labels(i),
@@ -93,9 +101,9 @@ pub struct LabelStatistics {
     /// Samples counted.
     pub count: usize,
     /// Mean of each landmark coordinate (model pixels).
-    pub landmark_mean: [f64; 10],
+    pub landmark_mean: [f64; LANDMARK_OUTPUTS],
     /// Population standard deviation of each coordinate (model pixels).
-    pub landmark_std: [f64; 10],
+    pub landmark_std: [f64; LANDMARK_OUTPUTS],
     /// Per attribute: images labelled present.
     pub positives: [u64; ATTRIBUTE_COUNT],
     /// Per attribute: images labelled absent.
@@ -119,8 +127,8 @@ pub struct Dataset {
 impl Dataset {
     /// [`LabelStatistics`] of every sample.
     pub fn label_statistics(&self) -> LabelStatistics {
-        let mut sum = [0f64; 10];
-        let mut sum_sq = [0f64; 10];
+        let mut sum = [0f64; LANDMARK_OUTPUTS];
+        let mut sum_sq = [0f64; LANDMARK_OUTPUTS];
         let mut positives = [0u64; ATTRIBUTE_COUNT];
         let mut negatives = [0u64; ATTRIBUTE_COUNT];
         let mut count = 0usize;
@@ -137,7 +145,7 @@ impl Dataset {
         }
         let n = count.max(1) as f64;
         let landmark_mean = sum.map(|s| s / n);
-        let mut landmark_std = [0f64; 10];
+        let mut landmark_std = [0f64; LANDMARK_OUTPUTS];
         for (k, std) in landmark_std.iter_mut().enumerate() {
             *std = (sum_sq[k] / n - landmark_mean[k] * landmark_mean[k]).max(0.0).sqrt();
         }

@@ -6,6 +6,7 @@
 //! image edges are 0 and 1. Attributes become 0/1 targets with a mask that is
 //! 0 for unknown attributes.
 use crate::data::FaceSample;
+use crate::data::{ATTRIBUTE_COUNT, LANDMARK_OUTPUTS};
 use burn::prelude::*;
 
 /// Input normalisation: `(pixel − MEAN) / STD`.
@@ -40,9 +41,9 @@ pub fn make_batch(samples: &[&FaceSample], size: usize, device: &Device) -> Batc
     let b = samples.len();
     let plane = size * size;
     let mut images = vec![0f32; b * 3 * plane];
-    let mut landmarks = Vec::with_capacity(b * 10);
-    let mut attributes = Vec::with_capacity(b * 40);
-    let mut mask = Vec::with_capacity(b * 40);
+    let mut landmarks = Vec::with_capacity(b * LANDMARK_OUTPUTS);
+    let mut attributes = Vec::with_capacity(b * ATTRIBUTE_COUNT);
+    let mut mask = Vec::with_capacity(b * ATTRIBUTE_COUNT);
     for (i, s) in samples.iter().enumerate() {
         let base = i * 3 * plane;
         for (p, rgb) in s.image.pixels.chunks_exact(3).enumerate().take(plane) {
