@@ -109,23 +109,11 @@ fn config_files_are_checked_like_flags() {
 fn a_runs_config_toml_reproduces_it() {
     let dir = temp_dir("reproduce");
     let run = dir.join("run");
-    let (ok, _, err) = smn(&[
-        "train",
-        "--stage",
-        "1",
-        "--preset",
-        "tiny",
-        "--synthetic",
-        "40",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--lr",
-        "0.01",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let train = format!(
+        "train --stage 1 --preset tiny --synthetic 40 --epochs 1 --batch-size 8 --lr 0.01 --out {}",
+        run.display()
+    );
+    let (ok, _, err) = smn(&train.split(' ').collect::<Vec<_>>());
     assert!(ok, "{err}");
     let toml = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(
