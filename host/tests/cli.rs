@@ -74,3 +74,28 @@ fn wrong_image_size_and_unknown_device_are_clear_errors() {
     let (ok, _, err) = smn(&["simulate", blob.to_str().unwrap(), "--device", "z80"]);
     assert!(!ok && err.contains("z80") && err.contains("cortex-m4"), "{err}");
 }
+
+#[test]
+fn an_empty_selection_says_what_was_selected_and_what_the_folder_holds() {
+    let Some(sample) = common::celeba_sample() else { return };
+    let dir = temp_dir("empty");
+    let blob = dir.join("m.smnq");
+    assert!(smn(&["random-model", "--shape", "micro", "--out", blob.to_str().unwrap()]).0);
+    // The sample is all official train split; eval defaults to the test partition.
+    let (ok, _, err) = smn(&[
+        "eval",
+        "--int8",
+        blob.to_str().unwrap(),
+        "--data",
+        sample.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    for part in [
+        "default partition, test",
+        "3329 train, 0 val, 0 test rows",
+        "--partition",
+        "--ids",
+    ] {
+        assert!(err.contains(part), "missing '{part}': {err}");
+    }
+}

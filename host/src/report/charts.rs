@@ -65,6 +65,9 @@ fn legend_labels(panels: &[Panel]) -> Vec<&str> {
     labels
 }
 
+/// Lines with at most this many points get a marker on each.
+const MARKED_POINTS: usize = 40;
+
 /// Height of one legend line, in pixels.
 const LEGEND_ROW_PX: u32 = 24;
 /// Width of one legend entry, in pixels.
@@ -99,6 +102,12 @@ fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, panel: &Panel, label
         chart
             .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
             .map_err(err)?;
+        // Few points (epochs): mark each, so a one-epoch run is visible too.
+        if s.points.len() <= MARKED_POINTS {
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(err)?;
+        }
     }
     Ok(())
 }
