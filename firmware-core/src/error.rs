@@ -159,7 +159,7 @@ pub enum Error {
         op: u16,
     },
     /// A conv patch (kernel taps × input channels, or `c_a + c_b` for the
-    /// fused concat) is longer than [`crate::kernels::dot::MAX_PATCH`].
+    /// fused concat) is longer than [`crate::limits::MAX_PATCH`].
     PatchTooLarge {
         /// Op index.
         op: u16,
@@ -269,8 +269,8 @@ impl fmt::Display for Error {
             Error::PatchTooLarge { op } => write!(
                 f,
                 "op {op}: kernel taps × input channels exceed {} ({} for a conv with a fused max pool; this build's patch buffer)",
-                crate::kernels::dot::MAX_PATCH,
-                crate::kernels::conv2d::MAX_POOLED_PATCH
+                crate::limits::MAX_PATCH,
+                crate::limits::MAX_POOLED_PATCH
             ),
             Error::InvalidClamp { op } => write!(f, "op {op}: clamp min > max"),
             Error::QuantMismatch { op } => write!(f, "op {op}: pooling must keep its input's quantisation"),

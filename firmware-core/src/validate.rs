@@ -187,7 +187,7 @@ fn check_accumulator(op: u16, start: i64, terms: u64) -> Result<(), Error> {
 }
 
 fn check_patch(op: u16, len: u64) -> Result<(), Error> {
-    check_patch_limit(op, len, crate::kernels::dot::MAX_PATCH)
+    check_patch_limit(op, len, crate::limits::MAX_PATCH)
 }
 
 /// Patch length against a kernel's own limit (the fused conv + pool holds
@@ -272,7 +272,7 @@ impl<'m> Walk<'m> {
                 let out_c = u64::from(output.channels);
                 if matches!(op, Op::Conv2dMaxPool(_)) {
                     check_pooled_window(index, &c.window, input, output)?;
-                    check_patch_limit(index, taps, crate::kernels::conv2d::MAX_POOLED_PATCH)?;
+                    check_patch_limit(index, taps, crate::limits::MAX_POOLED_PATCH)?;
                 } else {
                     check_window(index, &c.window, input, output)?;
                     check_patch(index, taps)?;

@@ -56,6 +56,16 @@ fn non_test(text: &str) -> &str {
         .map_or(text, |i| text.get(..i).unwrap_or(text))
 }
 
+/// The non-test code of `text` without comment lines (doc links such as
+/// [`crate::Model`] name an item without depending on it).
+fn code(text: &str) -> String {
+    non_test(text)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The paths after `crate::` or `super::` in `text`, braces expanded one
 /// level (`crate::a::{b, c::d}` → `a::b`, `a::c::d`), `super::` made
 /// absolute against `module` (`is_dir`: the file is a `mod.rs`).
@@ -104,29 +114,82 @@ fn imported_paths(text: &str, module: &str, is_dir: bool) -> Vec<String> {
     out
 }
 
-/// The longest prefix of `path` that is a module of `known`.
-fn resolve<'a>(path: &str, known: &'a BTreeMap<Module, String>) -> Option<&'a str> {
+/// Items a module re-exports from another: `(module, item)` → the module
+/// it comes from (`pub use error::{Error, Section};` in `lib.rs` makes
+/// `crate::Error` an import of `error`).
+type Reexports = BTreeMap<(Module, String), Module>;
+
+/// The `pub use` re-exports of every module in `mods`.
+fn reexports(mods: &BTreeMap<Module, String>) -> Reexports {
+    let mut out = Reexports::new();
+    for (module, text) in mods {
+        for statement in non_test(text).split(';') {
+            let Some(path) = statement.trim().strip_prefix("pub use ") else {
+                continue;
+            };
+            let path = path.trim();
+            let (base, items): (&str, Vec<&str>) = match path.split_once("::{") {
+                Some((base, group)) => (base, group.trim_end_matches('}').split(',').collect()),
+                None => match path.rsplit_once("::") {
+                    Some((base, item)) => (base, vec![item]),
+                    None => continue,
+                },
+            };
+            let absolute = match (base.strip_prefix("crate::"), module.is_empty()) {
+                (Some(abs), _) => abs.to_string(),
+                (None, true) => base.to_string(),
+                (None, false) => format!("{module}::{base}"),
+            };
+            let Some((from, _)) = resolve(&absolute, mods) else {
+                continue;
+            };
+            for item in items {
+                let name = item.split_whitespace().last().unwrap_or("").to_string();
+                if !name.is_empty() && from != module {
+                    out.insert((module.clone(), name), from.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The longest prefix of `path` that is a module of `known`, and how many
+/// segments it takes; the crate root (`""`) takes none.
+fn resolve<'a>(path: &str, known: &'a BTreeMap<Module, String>) -> Option<(&'a str, usize)> {
     let parts: Vec<&str> = path.split("::").collect();
-    (1..=parts.len())
-        .rev()
-        .map(|n| parts[..n].join("::"))
-        .find_map(|m| known.get_key_value(&m).map(|(k, _)| k.as_str()))
+    (0..=parts.len()).rev().find_map(|n| {
+        let m = parts.get(..n).map(|p| p.join("::")).unwrap_or_default();
+        known.get_key_value(&m).map(|(k, _)| (k.as_str(), n))
+    })
+}
+
+/// The module `path` really imports from: its longest module prefix, or the
+/// module that prefix re-exports the next segment from.
+fn target(path: &str, mods: &BTreeMap<Module, String>, re: &Reexports) -> Option<Module> {
+    let (module, n) = resolve(path, mods)?;
+    let next = path.split("::").nth(n).unwrap_or("");
+    match re.get(&(module.to_string(), next.to_string())) {
+        Some(from) => Some(from.clone()),
+        None if module.is_empty() => None,
+        None => Some(module.to_string()),
+    }
 }
 
 /// File-level imports of the crate at `src`: module → modules it uses.
 pub fn graph(src: &Path) -> Result<BTreeMap<Module, BTreeSet<Module>>, String> {
     let mods = modules(src)?;
+    let re = reexports(&mods);
     let mut edges = BTreeMap::new();
     for (module, text) in &mods {
         let is_dir = {
             let rel = module.replace("::", "/");
             src.join(&rel).join("mod.rs").exists() || module.is_empty()
         };
-        let deps: BTreeSet<Module> = imported_paths(non_test(text), module, is_dir)
+        let deps: BTreeSet<Module> = imported_paths(&code(text), module, is_dir)
             .iter()
-            .filter_map(|p| resolve(p, &mods))
+            .filter_map(|p| target(p, &mods, &re))
             .filter(|d| d != module)
-            .map(str::to_string)
             .collect();
         edges.insert(module.clone(), deps);
     }
@@ -209,6 +272,24 @@ mod tests {
             non_test("use crate::a;\n#[cfg(test)]\nmod tests { use crate::b; }"),
             "use crate::a;\n"
         );
+    }
+
+    #[test]
+    fn reexported_items_count_as_imports_of_their_module() {
+        let mods: BTreeMap<Module, String> = [
+            ("", "pub use error::{Error, Section};\npub use model::Model;"),
+            ("error", "use crate::limits::MAX;"),
+            ("model", ""),
+            ("limits", ""),
+        ]
+        .into_iter()
+        .map(|(m, t)| (m.to_string(), t.to_string()))
+        .collect();
+        let re = reexports(&mods);
+        assert_eq!(target("Error", &mods, &re).as_deref(), Some("error"));
+        assert_eq!(target("Model", &mods, &re).as_deref(), Some("model"));
+        assert_eq!(target("limits::MAX", &mods, &re).as_deref(), Some("limits"));
+        assert_eq!(target("nothing", &mods, &re), None);
     }
 
     #[test]

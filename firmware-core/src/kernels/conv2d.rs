@@ -47,9 +47,7 @@ pub struct Conv2dArgs<'a> {
     pub pool_2x2: bool,
 }
 
-/// Longest patch of a convolution with a fused pool (four patches share the
-/// scratch of two unfused ones).
-pub const MAX_POOLED_PATCH: usize = MAX_PATCH / 2;
+pub use crate::limits::MAX_POOLED_PATCH;
 
 /// Valid kernel taps `lo..hi` along one axis for an output at `out_index`.
 #[inline(always)]

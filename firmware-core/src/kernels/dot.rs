@@ -4,9 +4,7 @@
 //! weight rows the tiles multiply them with.
 use super::mac::{padded, MacEngine};
 
-/// Longest patch (kernel taps × input channels) a MAC kernel gathers on the
-/// stack as `i16`. Validation rejects larger layers (`docs/int8-spec.md` §4).
-pub const MAX_PATCH: usize = 2048;
+pub use crate::limits::MAX_PATCH;
 
 /// Stack scratch for pair patches, 4-byte aligned: the `Dsp` engine loads
 /// two slots at a time with `LDRD`, which requires word alignment.
