@@ -1,6 +1,17 @@
 //! The CMSIS-NN cases of each firmware-core op: identical int8 data, and
 //! the TFLite-style arithmetic of a materialised concat + 1×1.
-use super::*;
+
+use smn_firmware_core::builder::quantize_multiplier;
+use smn_firmware_core::crc32::crc32;
+use smn_firmware_core::format::{
+    Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Op, Pool2d, Quant, TensorDesc, Window,
+};
+use smn_firmware_core::kernels::conv2d::{conv2d, Conv2dArgs};
+use smn_firmware_core::kernels::input::convert_rgb;
+use smn_firmware_core::kernels::params::ChannelParams;
+use smn_firmware_core::kernels::requant::multiply_by_quantized_multiplier;
+use smn_firmware_core::kernels::{OutputStage, Shape};
+use smn_firmware_core::Model;
 
 /// What a case runs (`enum bench_kind` in bench.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

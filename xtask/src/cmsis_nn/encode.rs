@@ -1,5 +1,18 @@
 //! `cases.bin`, the harness's input, and the `case …` lines it prints.
-use super::*;
+
+use super::cases::{Case, ToConcat};
+
+// The case file format; keep in sync with tests/cmsis-nn-bench/bench.h.
+/// First word of `cases.bin`: "SMNC".
+pub(super) const MAGIC: u32 = 0x434E_4D53;
+/// Version of the case file format.
+pub(super) const VERSION: u32 = 1;
+/// Words of the file header.
+pub(super) const HEADER_WORDS: usize = 8;
+/// Words of one case record (`struct bench_case`).
+pub(super) const CASE_WORDS: usize = 32;
+/// Alignment of every array in the case file.
+pub(super) const ARRAY_ALIGN: usize = 8;
 
 // ---------------------------------------------------------------------------
 // cases.bin

@@ -1,5 +1,42 @@
 //! Finding CMSIS-NN, building the C harness and running it under QEMU.
-use super::*;
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::SystemTime;
+
+use crate::cmd;
+
+/// Overrides where the CMSIS-NN sources are.
+pub(super) const CMSIS_NN_ENV: &str = "SMN_CMSIS_NN_DIR";
+/// Default place of the CMSIS-NN sources, relative to the repository root.
+const CMSIS_NN_DEFAULT: &str = "../shared/peers/cmsis-nn";
+/// The C harness, relative to the repository root.
+const BENCH_DIR: &str = "tests/cmsis-nn-bench";
+/// The CMSIS-NN source folders compiled (float variants left out).
+const CMSIS_SOURCE_DIRS: [&str; 4] = [
+    "ConvolutionFunctions",
+    "FullyConnectedFunctions",
+    "PoolingFunctions",
+    "NNSupportFunctions",
+];
+/// The C compiler (and linker) of the harness and CMSIS-NN.
+const CC: &str = "arm-none-eabi-gcc";
+/// Code generation for the Cortex-M4F (DSP extension on: CMSIS-NN's SMLAD paths).
+const CFLAGS: [&str; 9] = [
+    "-mcpu=cortex-m4",
+    "-mfpu=fpv4-sp-d16",
+    "-mfloat-abi=hard",
+    "-mthumb",
+    "-O3",
+    "-std=c99",
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-g",
+];
+/// Warnings for the harness's own C files (not for CMSIS-NN's).
+const HARNESS_WARNINGS: [&str; 3] = ["-Wall", "-Wextra", "-Werror"];
 
 // ---------------------------------------------------------------------------
 // Building and running the harness.

@@ -23,77 +23,25 @@
 //! arithmetic instead, and its distance to firmware-core's output reported.
 
 use std::collections::HashMap;
-use std::env;
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::SystemTime;
 
-use smn_firmware_core::builder::{plan_arena, quantize_multiplier, Lifetime};
-use smn_firmware_core::crc32::crc32;
-use smn_firmware_core::format::{
-    Bytes, Clamp, ConcatConv1x1, Conv2d, FullyConnected, Op, Pool2d, Quant, TensorDesc, Window,
-};
-use smn_firmware_core::kernels::conv2d::{conv2d, Conv2dArgs};
-use smn_firmware_core::kernels::input::convert_rgb;
-use smn_firmware_core::kernels::params::ChannelParams;
-use smn_firmware_core::kernels::requant::multiply_by_quantized_multiplier;
-use smn_firmware_core::kernels::{OutputStage, Shape};
+use smn_firmware_core::format::Op;
 use smn_firmware_core::Model;
 
 use crate::cmd;
 use crate::firmware::{self, Calibration, Report, DEVICE_PREFIX};
 
-/// Overrides where the CMSIS-NN sources are.
-const CMSIS_NN_ENV: &str = "SMN_CMSIS_NN_DIR";
-/// Default place of the CMSIS-NN sources, relative to the repository root.
-const CMSIS_NN_DEFAULT: &str = "../shared/peers/cmsis-nn";
-/// The C harness, relative to the repository root.
-const BENCH_DIR: &str = "tests/cmsis-nn-bench";
-/// The CMSIS-NN source folders compiled (float variants left out).
-const CMSIS_SOURCE_DIRS: [&str; 4] = [
-    "ConvolutionFunctions",
-    "FullyConnectedFunctions",
-    "PoolingFunctions",
-    "NNSupportFunctions",
-];
-const CC: &str = "arm-none-eabi-gcc";
-/// Code generation for the Cortex-M4F (DSP extension on: CMSIS-NN's SMLAD paths).
-const CFLAGS: [&str; 9] = [
-    "-mcpu=cortex-m4",
-    "-mfpu=fpv4-sp-d16",
-    "-mfloat-abi=hard",
-    "-mthumb",
-    "-O3",
-    "-std=c99",
-    "-ffunction-sections",
-    "-fdata-sections",
-    "-g",
-];
-/// Warnings for the harness's own C files (not for CMSIS-NN's).
-const HARNESS_WARNINGS: [&str; 3] = ["-Wall", "-Wextra", "-Werror"];
-
-// The case file format; keep in sync with tests/cmsis-nn-bench/bench.h.
-const MAGIC: u32 = 0x434E_4D53; // "SMNC"
-const VERSION: u32 = 1;
-const HEADER_WORDS: usize = 8;
-const CASE_WORDS: usize = 32;
-/// Alignment of every array in the case file.
-const ARRAY_ALIGN: usize = 8;
-
 mod cases;
 mod encode;
 mod harness;
 mod report;
-#[cfg(test)]
-mod tests;
 
-use cases::*;
-use encode::*;
+use cases::{crc_of, op_cases, Case, Check, Step, TensorKey, Tensors};
+use encode::{encode, parse_runs, CaseRun};
+use harness::build_harness;
 pub use harness::cmsis_nn_dir;
-use harness::*;
-use report::*;
+use report::{ratio_line, shape_of, table, tflm_arena, Pair, Row};
 
 // ---------------------------------------------------------------------------
 // The whole comparison.
@@ -459,3 +407,6 @@ pub fn compare(root: &Path, report: &Report) -> Result<(), String> {
         Err(summary.verdicts.failures.join("\n"))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,13 @@
 //! The TFLM-style arena estimate and the per-layer table.
-use super::*;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use smn_firmware_core::builder::{plan_arena, Lifetime};
+use smn_firmware_core::format::Op;
 use smn_firmware_core::{ATTRIBUTE_COUNT, LANDMARK_COUNT};
+
+use super::cases::{Step, TensorKey, Tensors};
 
 // ---------------------------------------------------------------------------
 // Arena estimate.

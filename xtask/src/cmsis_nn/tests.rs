@@ -1,7 +1,17 @@
 //! Unit tests of the CMSIS-NN comparison.
-use super::*;
+use std::path::Path;
+
 use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, SmnShape};
-use smn_firmware_core::LANDMARK_COUNT;
+use smn_firmware_core::format::Quant;
+use smn_firmware_core::{Model, LANDMARK_COUNT};
+
+use super::cases::{
+    concat_params, concat_quant, multiplier, multiplier_value, op_cases, requantise, Case, Check, Kind, Step,
+    TensorKey, Tensors, ToConcat,
+};
+use super::encode::{encode, parse_runs, CaseRun, ARRAY_ALIGN, CASE_WORDS, HEADER_WORDS, MAGIC, VERSION};
+use super::harness::{locate_cmsis_nn, CMSIS_NN_ENV};
+use super::report::{ratio_line, table, tflm_arena, Pair, Row};
 
 fn word_at(bytes: &[u8], index: usize) -> i32 {
     i32::from_le_bytes(bytes[4 * index..4 * index + 4].try_into().unwrap())

@@ -1,12 +1,17 @@
 //! `cargo xtask layering`: the module graph of each crate's `src/` points
-//! one way. Two checks, over the `use crate::…` / `super::…` paths of each
-//! file's non-test code:
+//! one way. Two checks, over the paths each file's non-test code imports
+//! (`crate::…`, `super::…`, `self::…`, and `child::…` where `child` is one
+//! of the file's own child modules, globs included):
 //! * no two files import each other (a file-level cycle);
 //! * in the host crate, a file imports only from its own layer or lower:
 //!   `commands` → `report` → `train` → `evaluation` → `model` → `data` →
 //!   `files` (docs/architecture.md).
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+mod source;
+
+use source::{code, inline_modules, non_test, without_forwarding};
 
 /// The crates whose `src/` is checked.
 pub const CRATES: [&str; 4] = ["host", "quantize", "firmware-core", "xtask"];
@@ -49,41 +54,59 @@ fn module_of(src: &Path, file: &Path) -> Module {
     }
 }
 
-/// The source without its test module (by convention the file's tail,
-/// from `#[cfg(test)]` on).
-fn non_test(text: &str) -> &str {
-    text.find("#[cfg(test)]")
-        .map_or(text, |i| text.get(..i).unwrap_or(text))
+/// The child modules of `module` among `mods`, by name (`cmsis_nn` →
+/// `cases`, `encode`, …; the crate root's are the top-level modules).
+fn children<'a>(module: &str, mods: &'a BTreeMap<Module, String>) -> Vec<&'a str> {
+    mods.keys()
+        .filter_map(|m| {
+            if module.is_empty() {
+                Some(m.as_str())
+            } else {
+                m.strip_prefix(module).and_then(|r| r.strip_prefix("::"))
+            }
+        })
+        .filter(|name| !name.is_empty() && !name.contains("::"))
+        .collect()
 }
 
-/// The non-test code of `text` without comment lines (doc links such as
-/// [`crate::Model`] name an item without depending on it).
-fn code(text: &str) -> String {
-    non_test(text)
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The paths after `crate::` or `super::` in `text`, braces expanded one
-/// level (`crate::a::{b, c::d}` → `a::b`, `a::c::d`), `super::` made
-/// absolute against `module` (`is_dir`: the file is a `mod.rs`).
-fn imported_paths(text: &str, module: &str, is_dir: bool) -> Vec<String> {
-    let parent = if is_dir {
-        module.to_string()
-    } else {
-        module.rsplit_once("::").map_or(String::new(), |(p, _)| p.to_string())
+/// The paths in `text` after `crate::`, `super::` or `self::`, or starting
+/// with one of `children` (the child modules of `module`: `use cases::*;`
+/// in `cmsis_nn` imports `cmsis_nn::cases`), braces expanded one level
+/// (`crate::a::{b, c::d}` → `a::b`, `a::c::d`), and made absolute against
+/// `module` (a glob import ends at its module: `cases::*` → `…::cases`).
+/// `super::` inside an inline `mod name { … }` is the file's own module.
+/// Paths into the module's own children ignore re-exports that only
+/// forward names ([`without_forwarding`]): `pub use child::Item;` is not an
+/// import of `child` unless the module's code uses `Item` itself.
+fn imported_paths(text: &str, module: &str, children: &[&str]) -> Vec<String> {
+    let parent = module.rsplit_once("::").map_or(String::new(), |(p, _)| p.to_string());
+    let within = |name: &str| {
+        if module.is_empty() {
+            name.to_string()
+        } else {
+            format!("{module}::{name}")
+        }
     };
+    let own = without_forwarding(text);
+    let inline = inline_modules(text);
+    let mut prefixes = vec![
+        (text, "crate::".to_string(), String::new()),
+        (text, "super::".to_string(), parent),
+        (own.as_str(), "self::".to_string(), module.to_string()),
+    ];
+    prefixes.extend(children.iter().map(|c| (own.as_str(), format!("{c}::"), within(c))));
     let mut out = Vec::new();
-    for (prefix, base) in [("crate::", String::new()), ("super::", parent)] {
-        let mut rest = text;
-        while let Some(i) = rest.find(prefix) {
+    for (text, prefix, base) in &prefixes {
+        let mut rest: &str = text;
+        while let Some(i) = rest.find(prefix.as_str()) {
             let before = rest.get(..i).and_then(|s| s.chars().last());
+            let at = text.len() - rest.len() + i;
             rest = rest.get(i + prefix.len()..).unwrap_or("");
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
                 continue;
             }
+            let in_inline = prefix == "super::" && inline.iter().any(|r| r.contains(&at));
+            let base = if in_inline { module } else { base.as_str() };
             let head: String = rest
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
@@ -91,7 +114,7 @@ fn imported_paths(text: &str, module: &str, is_dir: bool) -> Vec<String> {
             let head = head.trim_end_matches(':');
             let join = |tail: &str| match (base.is_empty(), tail.is_empty()) {
                 (true, _) => tail.to_string(),
-                (false, true) => base.clone(),
+                (false, true) => base.to_string(),
                 (false, false) => format!("{base}::{tail}"),
             };
             let after = rest.get(head.len()..).unwrap_or("");
@@ -178,22 +201,22 @@ fn target(path: &str, mods: &BTreeMap<Module, String>, re: &Reexports) -> Option
 
 /// File-level imports of the crate at `src`: module → modules it uses.
 pub fn graph(src: &Path) -> Result<BTreeMap<Module, BTreeSet<Module>>, String> {
-    let mods = modules(src)?;
-    let re = reexports(&mods);
+    Ok(edges(&modules(src)?))
+}
+
+/// File-level imports among `mods` (module → source): module → modules it uses.
+fn edges(mods: &BTreeMap<Module, String>) -> BTreeMap<Module, BTreeSet<Module>> {
+    let re = reexports(mods);
     let mut edges = BTreeMap::new();
-    for (module, text) in &mods {
-        let is_dir = {
-            let rel = module.replace("::", "/");
-            src.join(&rel).join("mod.rs").exists() || module.is_empty()
-        };
-        let deps: BTreeSet<Module> = imported_paths(&code(text), module, is_dir)
+    for (module, text) in mods {
+        let deps: BTreeSet<Module> = imported_paths(&code(text), module, &children(module, mods))
             .iter()
-            .filter_map(|p| target(p, &mods, &re))
+            .filter_map(|p| target(p, mods, &re))
             .filter(|d| d != module)
             .collect();
         edges.insert(module.clone(), deps);
     }
-    Ok(edges)
+    edges
 }
 
 /// Pairs of modules that import each other.
@@ -261,16 +284,91 @@ pub fn check(root: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// `(module, source)` pairs as a module map.
+    fn module_map(files: &[(&str, &str)]) -> BTreeMap<Module, String> {
+        files.iter().map(|(m, t)| (m.to_string(), t.to_string())).collect()
+    }
+
     #[test]
     fn paths_are_found_expanded_and_made_absolute() {
         let text = "use crate::a::{b, c::d};\nuse super::e::F;\nlet x = crate::g::h();\nuse foo::crate_x;";
-        let mut got = imported_paths(text, "m::n", false);
+        let mut got = imported_paths(text, "m::n", &[]);
         got.sort();
         assert_eq!(got, ["a::b", "a::c::d", "g::h", "m::e::F"]);
-        assert_eq!(imported_paths("use super::{x, y};", "m", true), ["m::x", "m::y"]);
+        // `super` of a `mod.rs` is its parent too.
+        assert_eq!(imported_paths("use super::{x, y};", "m", &[]), ["x", "y"]);
+        assert_eq!(imported_paths("use super::*;", "m::n", &[]), ["m"]);
+    }
+
+    #[test]
+    fn relative_paths_into_child_modules_are_imports() {
+        let kids = ["cases", "encode", "harness", "report"];
+        let text = "use cases::*;\nuse encode::{encode, Arrays};\npub use harness::cmsis_nn_dir;\n\
+                    let r = self::report::table(&rows);\nuse other::Y;\nuse std::fmt::Write;\nlet z = my_cases::z;";
+        let mut got = imported_paths(text, "cmsis_nn", &kids);
+        got.sort();
         assert_eq!(
-            non_test("use crate::a;\n#[cfg(test)]\nmod tests { use crate::b; }"),
-            "use crate::a;\n"
+            got,
+            [
+                "cmsis_nn::cases",
+                "cmsis_nn::encode::Arrays",
+                "cmsis_nn::encode::encode",
+                "cmsis_nn::report::table",
+            ]
+        );
+        // A re-export is an import of the child once the module's code uses the item.
+        let reexport = "pub use harness::cmsis_nn_dir;\n";
+        assert!(imported_paths(reexport, "cmsis_nn", &kids).is_empty());
+        let used = format!("{reexport}fn f() {{ cmsis_nn_dir(); }}");
+        assert_eq!(
+            imported_paths(&used, "cmsis_nn", &kids),
+            ["cmsis_nn::harness::cmsis_nn_dir"]
+        );
+        assert_eq!(
+            imported_paths("pub(super) use cases::*;", "cmsis_nn", &kids),
+            ["cmsis_nn::cases"]
+        );
+        let mods = module_map(&[("", "mod m;"), ("m", ""), ("m::c", ""), ("m::c::d", ""), ("mc", "")]);
+        assert_eq!(children("m", &mods), ["c"]);
+        assert_eq!(children("", &mods), ["m", "mc"]);
+        assert!(children("m::c::d", &mods).is_empty());
+    }
+
+    #[test]
+    fn super_in_an_inline_module_is_the_file_itself() {
+        let text = "use super::mac::M;\nmod insn {\n    const S: &str = \"}\";\n    fn f() { super::g(super::h('}')) }\n}\nfn k() { super::x::y() }";
+        let mut got = imported_paths(text, "kernels::dsp", &[]);
+        got.sort();
+        assert_eq!(
+            got,
+            ["kernels::dsp::g", "kernels::dsp::h", "kernels::mac::M", "kernels::x::y"]
+        );
+    }
+
+    #[test]
+    fn glob_imports_between_a_parent_and_its_child_are_a_cycle() {
+        // The parent's glob import of its child follows its test module's
+        // declaration; the child's glob takes the parent's constant.
+        let mutual = module_map(&[
+            ("", "mod m;"),
+            ("m", "mod c;\n#[cfg(test)]\nmod tests;\nuse c::*;\nconst K: u8 = 1;"),
+            ("m::c", "use super::*;\npub(super) fn f() -> u8 { K }"),
+            ("m::tests", "use super::*;"),
+        ]);
+        assert_eq!(cycles(&edges(&mutual)), [("m".to_string(), "m::c".to_string())]);
+        // A parent re-exporting from (or calling into) a child that imports
+        // nothing from it is one way.
+        let one_way = module_map(&[
+            ("", "mod m;"),
+            ("m", "mod c;\npub use c::f;\nfn g() -> u8 { c::f() }"),
+            ("m::c", "use crate::n::K;\npub fn f() -> u8 { K }"),
+            ("n", "pub const K: u8 = 1;"),
+        ]);
+        let graph = edges(&one_way);
+        assert!(cycles(&graph).is_empty());
+        assert_eq!(
+            graph.get("m").map(|d| d.iter().map(String::as_str).collect::<Vec<_>>()),
+            Some(vec!["m::c"])
         );
     }
 
