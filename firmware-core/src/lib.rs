@@ -56,6 +56,7 @@ mod arena;
 pub mod crc32;
 mod error;
 pub mod format;
+pub mod frame;
 pub mod kernels;
 pub mod limits;
 mod model;
