@@ -1,0 +1,54 @@
+//! `frame::crop_resize` on arbitrary frames, formats, strides, boxes and
+//! output sizes (the camera-frame path a device runs before the model).
+//!
+//! The first 24 bytes are the parameters (format, width, height, stride
+//! padding, box left/top/size in Q16.16, output side); the rest are the
+//! pixels. Any panic, overflow (fuzz builds have debug assertions) or
+//! out-of-bounds access is a crash; an accepted call must fill exactly the
+//! output and a rejected one must leave it untouched.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use smn_firmware_core::frame::{crop_resize, CropBox, Frame, PixelFormat};
+
+fn u16_at(d: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([d.get(i).copied().unwrap_or(0), d.get(i + 1).copied().unwrap_or(0)])
+}
+
+fn i32_at(d: &[u8], i: usize) -> i32 {
+    let b = |k| d.get(i + k).copied().unwrap_or(0);
+    i32::from_le_bytes([b(0), b(1), b(2), b(3)])
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some(pixels) = data.get(24..) else { return };
+    let format = match data.first().copied().unwrap_or(0) % 4 {
+        0 => PixelFormat::Rgb565Le,
+        1 => PixelFormat::Rgb565Be,
+        2 => PixelFormat::Rgb888,
+        _ => PixelFormat::Gray8,
+    };
+    // Small frames and outputs keep executions fast; sizes 0 and past the
+    // limits still occur.
+    let width = usize::from(u16_at(data, 1) % 300);
+    let height = usize::from(u16_at(data, 3) % 300);
+    let stride = (width * format.bytes_per_pixel() + usize::from(data.get(5).copied().unwrap_or(0))).saturating_sub(8);
+    let crop = CropBox {
+        left: i32_at(data, 6),
+        top: i32_at(data, 10),
+        size: i32_at(data, 14),
+    };
+    let side = usize::from(u16_at(data, 18) % 80);
+    let frame = Frame {
+        pixels,
+        format,
+        width,
+        height,
+        stride,
+    };
+    let mut out = vec![0xA5u8; side * side * 3 + usize::from(data.get(20).copied().unwrap_or(0) % 2)];
+    match crop_resize(&frame, crop, side, &mut out) {
+        Ok(()) => assert_eq!(out.len(), side * side * 3),
+        Err(_) => assert!(out.iter().all(|&v| v == 0xA5), "a refused call wrote its output"),
+    }
+});
