@@ -1,5 +1,7 @@
 //! `frame::crop_resize` on arbitrary frames, formats, strides, boxes and
-//! output sizes (the camera-frame path a device runs before the model).
+//! output sizes (the camera-frame path a device runs before the model);
+//! an accepted crop of the model's input size is then run through a
+//! random-weight tiny SMN (frame + box + blob, as on the device).
 //!
 //! The first 24 bytes are the parameters (format, width, height, stride
 //! padding, box left/top/size in Q16.16, output side); the rest are the
@@ -9,7 +11,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use smn_firmware_core::builder::{random_smn_blob, SmnShape};
 use smn_firmware_core::frame::{crop_resize, CropBox, Frame, PixelFormat};
+use smn_firmware_core::Model;
+use std::sync::OnceLock;
+
+/// The tiny SMN blob the accepted crops run through (built once).
+fn blob() -> &'static [u8] {
+    static BLOB: OnceLock<Vec<u8>> = OnceLock::new();
+    BLOB.get_or_init(|| random_smn_blob(&SmnShape::tiny(), 3).unwrap_or_default())
+}
 
 fn u16_at(d: &[u8], i: usize) -> u16 {
     u16::from_le_bytes([d.get(i).copied().unwrap_or(0), d.get(i + 1).copied().unwrap_or(0)])
@@ -59,7 +70,17 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut out = vec![0xA5u8; side * side * 3 + usize::from(data.get(20).copied().unwrap_or(0) % 2)];
     match crop_resize(&frame, crop, side, &mut out) {
-        Ok(()) => assert_eq!(out.len(), side * side * 3),
+        Ok(()) => {
+            assert_eq!(out.len(), side * side * 3);
+            if let Ok(model) = Model::from_bytes(blob()) {
+                if model.input_len() == out.len() {
+                    let mut arena = vec![0u8; model.arena_bytes()];
+                    if let Err(e) = model.run(&out, &mut arena) {
+                        panic!("a valid crop of the input size failed to run: {e:?}");
+                    }
+                }
+            }
+        }
         Err(_) => assert!(out.iter().all(|&v| v == 0xA5), "a refused call wrote its output"),
     }
 });
