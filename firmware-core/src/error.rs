@@ -1,4 +1,5 @@
 //! Errors of loading and running a model. Every failure is a value.
+use crate::frame::FrameError;
 use core::fmt;
 
 /// What part of the payload failed to decode.
@@ -204,9 +205,18 @@ pub enum Error {
         /// Bytes given.
         found: usize,
     },
+    /// [`crate::Model::run_frame`]: the camera frame, crop box or model
+    /// input side was refused (the [`FrameError`] says which).
+    Frame(FrameError),
     /// A check that validation guarantees failed at run time (a bug, reported
     /// as a value rather than a panic).
     Internal,
+}
+
+impl From<FrameError> for Error {
+    fn from(e: FrameError) -> Self {
+        Error::Frame(e)
+    }
 }
 
 impl fmt::Display for Error {
@@ -289,6 +299,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::ArenaTooSmall { needed, found } => write!(f, "arena of {found} bytes, the model needs {needed}"),
+            Error::Frame(e) => write!(f, "camera frame: {e}"),
             Error::Internal => write!(f, "internal error: a validated invariant failed (please report)"),
         }
     }

@@ -116,6 +116,13 @@ pub enum FrameError {
         /// Requested side.
         side: usize,
     },
+    /// The model input is not square, so no square box maps onto it.
+    NotSquare {
+        /// Model input columns.
+        width: usize,
+        /// Model input rows.
+        height: usize,
+    },
     /// The output buffer is not `side × side × 3` bytes.
     OutputLength {
         /// Bytes given.
@@ -145,6 +152,12 @@ impl core::fmt::Display for FrameError {
                 "crop box: size must be > 0 and each coordinate within one frame side of the frame"
             ),
             FrameError::BadOutputSize { side } => write!(f, "output side {side}: must be 1..={MAX_OUTPUT_SIDE}"),
+            FrameError::NotSquare { width, height } => {
+                write!(
+                    f,
+                    "the model input is {width}×{height}: frame crops need a square input"
+                )
+            }
             FrameError::OutputLength { len, needed } => {
                 write!(f, "output buffer holds {len} bytes, the model input needs {needed}")
             }

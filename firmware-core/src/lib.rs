@@ -65,6 +65,7 @@ mod outputs;
 #[cfg(any(test, feature = "builder"))]
 pub mod rng;
 mod run;
+mod run_frame;
 pub mod transcript;
 mod validate;
 
