@@ -4,6 +4,8 @@ use smn_firmware_core::{Model, Outputs, ATTRIBUTE_COUNT, LANDMARK_COUNT};
 
 /// Landmarks per face: left eye, right eye, nose, left and right mouth corner.
 pub const SMN_LANDMARK_COUNT: usize = 5;
+/// Values of `smn_outputs.landmarks`: `x0, y0, x1, y1, …`.
+pub const SMN_LANDMARK_VALUES: usize = 10;
 /// CelebA attributes, in the order of `list_attr_celeba.txt`.
 pub const SMN_ATTRIBUTE_COUNT: usize = 40;
 /// One pixel in `smn_crop_box` units (Q16.16).
@@ -24,6 +26,7 @@ pub const SMN_PIXEL_GRAY8: u32 = 3;
 pub const SMN_MODEL_STORAGE_WORDS: usize = 336;
 
 const _: () = assert!(SMN_LANDMARK_COUNT == LANDMARK_COUNT && SMN_ATTRIBUTE_COUNT == ATTRIBUTE_COUNT);
+const _: () = assert!(SMN_LANDMARK_VALUES == 2 * SMN_LANDMARK_COUNT);
 const _: () = assert!(SMN_Q16_ONE == ONE);
 const _: () = assert!(core::mem::size_of::<Model<'static>>() <= 8 * SMN_MODEL_STORAGE_WORDS);
 const _: () = assert!(core::mem::align_of::<Model<'static>>() <= 8);
@@ -47,11 +50,12 @@ pub struct smn_model {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct smn_outputs {
-    /// `(x, y)` per landmark: pixels of the model input for `smn_run`,
+    /// `x0, y0, x1, y1, …` per landmark (left eye, right eye, nose, left
+    /// and right mouth corner): pixels of the model input for `smn_run`,
     /// pixels of the frame for `smn_run_frame` (pixel centres at integers).
-    pub landmarks: [[f32; 2]; SMN_LANDMARK_COUNT],
+    pub landmarks: [f32; SMN_LANDMARK_VALUES],
     /// The int8 values the landmarks were dequantised from (`x0, y0, …`).
-    pub landmarks_q: [i8; 2 * SMN_LANDMARK_COUNT],
+    pub landmarks_q: [i8; SMN_LANDMARK_VALUES],
     /// Attribute probabilities in [0, 1].
     pub attribute_probs: [f32; SMN_ATTRIBUTE_COUNT],
     /// The int8 logits the probabilities come from.
@@ -63,7 +67,13 @@ pub struct smn_outputs {
 impl From<&Outputs> for smn_outputs {
     fn from(o: &Outputs) -> Self {
         smn_outputs {
-            landmarks: o.landmarks,
+            landmarks: {
+                let mut flat = [0.0; SMN_LANDMARK_VALUES];
+                for (dst, src) in flat.iter_mut().zip(o.landmarks.iter().flatten()) {
+                    *dst = *src;
+                }
+                flat
+            },
             landmarks_q: o.landmarks_q,
             attribute_probs: o.attribute_probs,
             attribute_logits_q: o.attribute_logits_q,

@@ -11,6 +11,8 @@
 //!   same model run with Arm's CMSIS-NN (C, `../shared/peers/cmsis-nn` or
 //!   `$SMN_CMSIS_NN_DIR`) under the same QEMU instruction counting: a per-layer
 //!   table of instructions and bit-exactness (`target/cmsis-nn-report.json`).
+//! * `cargo xtask ffi-header` — regenerate `firmware-ffi/include/smn.h`
+//!   (cbindgen); `cargo xtask test` fails when the committed one is stale.
 //! * `cargo xtask panic-paths` — when the firmware's no-panic link check
 //!   fails, list the source lines from which a panic is still reachable.
 //! * `cargo xtask layering` — no two files of a crate import each other, and
@@ -22,6 +24,7 @@
 mod cmd;
 mod cmsis_nn;
 mod deps;
+mod ffi_header;
 mod firmware;
 mod layering;
 mod panics;
@@ -43,6 +46,8 @@ commands:
   layering       no file-level import cycle in host, quantize, firmware-core, xtask;
                  host layers point down (commands > report > train > evaluation >
                  model > data > files)
+  ffi-header     regenerate firmware-ffi/include/smn.h with cbindgen (CI fails when
+                 the committed header is stale)
   panic-paths    build the firmware with an ordinary panic handler and list every
                  source line from which a panic is still reachable (diagnoses the
                  no-panic link failure of `firmware`)
@@ -78,6 +83,7 @@ fn test(root: &Path) -> Result<(), String> {
 
     step("install-deps", deps::install_deps)?;
     step("layering", || layering::check(root))?;
+    step("C header up to date (cbindgen)", || ffi_header::check(root))?;
 
     if has_cargo_component(&cargo, "fmt") {
         step("cargo fmt --all --check", || {
@@ -170,6 +176,7 @@ fn main() -> ExitCode {
         Some("cmsis-nn") => cmsis_nn::cmsis_nn(&root),
         Some("test") => test(&root),
         Some("layering") => layering::check(&root),
+        Some("ffi-header") => ffi_header::write(&root),
         Some("panic-paths") => firmware::panic_paths(&root),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
