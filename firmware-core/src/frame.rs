@@ -266,7 +266,9 @@ pub fn crop_resize(frame: &Frame<'_>, crop: CropBox, side: usize, out: &mut [u8]
         let at = y * frame.stride + x * bpp;
         frame.format.rgb(frame.pixels.get(at..at + bpp).unwrap_or(&[]))
     };
-    for (v, row) in out.chunks_exact_mut(side * 3).enumerate() {
+    // A `NonZeroUsize` chunk size: LLVM drops `chunks_exact_mut`'s zero-size panic.
+    let row_len = core::num::NonZeroUsize::new(side * 3).ok_or(FrameError::BadOutputSize { side })?;
+    for (v, row) in out.chunks_exact_mut(row_len.get()).enumerate() {
         let (y0, y1, fy) = taps(crop.top, crop.size, side, height, v);
         for (u, px) in row.chunks_exact_mut(3).enumerate() {
             let (x0, x1, fx) = taps(crop.left, crop.size, side, width, u);

@@ -9,7 +9,7 @@ impl<'a> Model<'a> {
     /// Bytes of arena [`Model::run_frame`] needs: [`Model::arena_bytes`]
     /// for the network, then [`Model::input_len`] for the cropped input.
     pub fn frame_arena_bytes(&self) -> usize {
-        self.arena_bytes() + self.input_len()
+        self.arena_bytes().saturating_add(self.input_len())
     }
 
     /// Crops `crop` out of `frame`, resizes it to the model input in fixed
@@ -30,7 +30,7 @@ impl<'a> Model<'a> {
         }
         let (needed, found) = (self.frame_arena_bytes(), arena.len());
         let arena = arena.get_mut(..needed).ok_or(Error::ArenaTooSmall { needed, found })?;
-        let (network, image) = arena.split_at_mut(self.arena_bytes());
+        let (network, image) = arena.split_at_mut_checked(self.arena_bytes()).ok_or(Error::Internal)?;
         crop_resize(frame, crop, side, image)?;
         let mut outputs = self.run(image, network)?;
         for point in &mut outputs.landmarks {

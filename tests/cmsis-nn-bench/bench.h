@@ -65,14 +65,5 @@ struct bench_case
 /* C99 compile-time check of the record size (a negative array size fails). */
 typedef char bench_case_layout_check[sizeof(struct bench_case) == 4 * BENCH_CASE_WORDS ? 1 : -1];
 
-/* Runs every case; returns 0 on success. */
-int bench_main(void);
-/* Ends the QEMU run (semihosting SYS_EXIT), status 0 = success. */
-__attribute__((noreturn)) void bench_exit(int status);
-/* Prints `error <what>` and exits with a failure status. */
-__attribute__((noreturn)) void bench_fail(const char *what);
-
-/* SysTick wraps, counted by SysTick_Handler (startup.c). */
-extern volatile uint32_t systick_wraps;
 
 #endif

@@ -20,215 +20,7 @@
 #include "arm_nnfunctions.h"
 #include "arm_nnsupportfunctions.h"
 #include "bench.h"
-
-/* ------------------------------------------------------------------------ */
-/* Semihosting (ARM semihosting via `bkpt 0xab`). Output goes to the host's
- * stdout through a handle on ":tt" (QEMU sends SYS_WRITE0 to stderr).      */
-
-#define SYS_OPEN 0x01
-#define SYS_WRITE 0x05
-#define SYS_EXIT 0x18
-#define OPEN_MODE_W 4 /* fopen mode "w" */
-#define ADP_STOPPED_APPLICATION_EXIT 0x20026
-#define ADP_STOPPED_RUN_TIME_ERROR 0x20023
-
-static int32_t semihost(int32_t op, const void *arg)
-{
-    register int32_t r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-
-void bench_exit(int status)
-{
-    /* On AArch32 the SYS_EXIT argument is the reason code itself. */
-    const uintptr_t reason = status == 0 ? ADP_STOPPED_APPLICATION_EXIT : ADP_STOPPED_RUN_TIME_ERROR;
-    semihost(SYS_EXIT, (const void *)reason);
-    for (;;)
-    {
-        __asm__ volatile("udf #0");
-    }
-}
-
-/* One output line under construction. */
-struct line
-{
-    char text[160];
-    uint32_t len;
-};
-
-static void put_str(struct line *l, const char *s)
-{
-    while (*s != '\0' && l->len + 1 < sizeof l->text)
-    {
-        l->text[l->len++] = *s++;
-    }
-}
-
-static void put_u64(struct line *l, uint64_t v)
-{
-    char digits[20];
-    uint32_t n = 0;
-    do
-    {
-        digits[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0u && l->len + 1 < sizeof l->text)
-    {
-        l->text[l->len++] = digits[--n];
-    }
-}
-
-static void put_i32(struct line *l, int32_t v)
-{
-    if (v < 0)
-    {
-        put_str(l, "-");
-        put_u64(l, (uint64_t)(-(int64_t)v));
-    }
-    else
-    {
-        put_u64(l, (uint64_t)v);
-    }
-}
-
-static void put_hex32(struct line *l, uint32_t v)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int shift = 28; shift >= 0 && l->len + 1 < sizeof l->text; shift -= 4)
-    {
-        l->text[l->len++] = hex[(v >> shift) & 0xFu];
-    }
-}
-
-/* Semihosting handle of the host's stdout, or -1 before the first line. */
-static int32_t stdout_handle = -1;
-
-/* Terminates the line with '\n' and prints it (the put_* helpers leave
- * room for it: len <= sizeof text - 2). */
-static void emit(struct line *l)
-{
-    if (stdout_handle < 0)
-    {
-        static const char tt[] = ":tt";
-        const uintptr_t open_args[3] = {(uintptr_t)tt, OPEN_MODE_W, sizeof tt - 1};
-        stdout_handle = semihost(SYS_OPEN, open_args);
-    }
-    l->text[l->len++] = '\n';
-    const uintptr_t write_args[3] = {(uintptr_t)stdout_handle, (uintptr_t)l->text, l->len};
-    semihost(SYS_WRITE, write_args);
-    l->len = 0;
-}
-
-/* `key value` */
-static void print_value(const char *key, uint64_t value)
-{
-    struct line l = {.len = 0};
-    put_str(&l, key);
-    put_str(&l, " ");
-    put_u64(&l, value);
-    emit(&l);
-}
-
-void bench_fail(const char *what)
-{
-    struct line l = {.len = 0};
-    put_str(&l, "error ");
-    put_str(&l, what);
-    emit(&l);
-    bench_exit(1);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Instruction counting with SysTick.                                       */
-
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
-#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define SCB_ICSR (*(volatile uint32_t *)0xE000ED04u)
-#define SYST_RELOAD 0x00FFFFFFu
-#define ICSR_PENDSTSET (1u << 26)
-
-static void start_systick(void)
-{
-    SYST_RVR = SYST_RELOAD;
-    SYST_CVR = 0;
-    SYST_CSR = 0x7u; /* processor clock, interrupt on wrap, enable */
-    /* The counter reads 0 until the first clock edge loads the reload value
-     * (not a wrap); start measuring after it. */
-    for (uint32_t spins = 0; SYST_CVR == 0u && spins < 1000000u; spins++)
-    {
-    }
-}
-
-/* 64-bit tick count since start_systick (counts up). */
-__attribute__((noinline)) static uint64_t ticks(void)
-{
-    __asm__ volatile("" ::: "memory");
-    for (;;)
-    {
-        const uint32_t before = systick_wraps;
-        const uint32_t current = SYST_CVR;
-        const uint32_t pending = SCB_ICSR & ICSR_PENDSTSET;
-        if (systick_wraps != before)
-        {
-            continue;
-        }
-        /* A wrap that happened but whose exception has not run yet. */
-        const uint64_t wraps = (uint64_t)before + ((pending != 0u && current > SYST_RELOAD / 2u) ? 1u : 0u);
-        __asm__ volatile("" ::: "memory");
-        return wraps * ((uint64_t)SYST_RELOAD + 1u) + (SYST_RELOAD - current);
-    }
-}
-
-/* Executes exactly 2 * iterations instructions (iterations >= 1). */
-__attribute__((noinline)) static void spin(uint32_t iterations)
-{
-    __asm__ volatile("1:\n\t"
-                     "subs %0, %0, #1\n\t"
-                     "bne 1b"
-                     : "+r"(iterations)
-                     :
-                     : "cc");
-}
-
-static uint64_t measure_spin(uint32_t iterations)
-{
-    const uint64_t start = ticks();
-    spin(iterations);
-    return ticks() - start;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Stack high-water mark: paint the free stack, find the deepest change.    */
-
-extern uint32_t _ebss;
-extern uint32_t _stack_top;
-
-#define STACK_PAINT 0x5A5AA5A5u
-
-static void paint_stack(void)
-{
-    uintptr_t sp;
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    /* Leave 256 bytes below the current stack pointer untouched. */
-    for (volatile uint32_t *p = &_ebss; (uintptr_t)(p + 1) <= sp - 256u; p++)
-    {
-        *p = STACK_PAINT;
-    }
-}
-
-static uint32_t stack_high_water(void)
-{
-    const volatile uint32_t *p = &_ebss;
-    while (p < &_stack_top && *p == STACK_PAINT)
-    {
-        p++;
-    }
-    return (uint32_t)((uintptr_t)&_stack_top - (uintptr_t)p);
-}
+#include "support.h"
 
 /* ------------------------------------------------------------------------ */
 /* CRC-32 (IEEE 802.3), as firmware-core's crc32.                           */
@@ -267,7 +59,7 @@ static const void *case_data(uint32_t offset, uint32_t bytes)
     const uint32_t size = (uint32_t)(smn_cases_end - smn_cases);
     if (offset > size || bytes > size - offset || (offset & 7u) != 0u)
     {
-        bench_fail("case data out of bounds or misaligned");
+        app_fail("case data out of bounds or misaligned");
     }
     return smn_cases + offset;
 }
@@ -276,7 +68,7 @@ static uint32_t elements(int32_t h, int32_t w, int32_t c)
 {
     if (h <= 0 || w <= 0 || c <= 0)
     {
-        bench_fail("non-positive tensor dimension");
+        app_fail("non-positive tensor dimension");
     }
     return (uint32_t)h * (uint32_t)w * (uint32_t)c;
 }
@@ -285,7 +77,7 @@ static cmsis_nn_context scratch(int32_t bytes)
 {
     if (bytes < 0 || (uint32_t)bytes > SCRATCH_CAPACITY)
     {
-        bench_fail("scratch buffer too small");
+        app_fail("scratch buffer too small");
     }
     cmsis_nn_context ctx = {.buf = scratch_buf, .size = bytes};
     return ctx;
@@ -378,7 +170,7 @@ static struct case_result run_conv(const struct bench_case *c)
     const uint64_t stop = ticks();
     if (status != ARM_CMSIS_NN_SUCCESS)
     {
-        bench_fail("arm_convolve_wrapper_s8");
+        app_fail("arm_convolve_wrapper_s8");
     }
     struct case_result r = {.ticks = stop - start, .output_len = out_len, .scratch_bytes = need};
     return r;
@@ -410,7 +202,7 @@ static struct case_result run_concat_conv1x1(const struct bench_case *c)
     const cmsis_nn_dims out_dims = {.n = 1, .h = c->out_h, .w = c->out_w, .c = c->out_c};
     if (pixels * c_cat > CONCAT_CAPACITY)
     {
-        bench_fail("concat buffer too small");
+        app_fail("concat buffer too small");
     }
     const int32_t need = arm_convolve_1x1_s8_fast_get_buffer_size(&in_dims);
     const cmsis_nn_context ctx = scratch(need);
@@ -424,7 +216,7 @@ static struct case_result run_concat_conv1x1(const struct bench_case *c)
     const uint64_t stop = ticks();
     if (status != ARM_CMSIS_NN_SUCCESS)
     {
-        bench_fail("arm_convolve_1x1_s8_fast");
+        app_fail("arm_convolve_1x1_s8_fast");
     }
     struct case_result r = {.ticks = stop - start, .output_len = out_len, .scratch_bytes = need};
     return r;
@@ -450,7 +242,7 @@ static struct case_result run_max_pool(const struct bench_case *c)
     const uint64_t stop = ticks();
     if (status != ARM_CMSIS_NN_SUCCESS)
     {
-        bench_fail("arm_max_pool_s8");
+        app_fail("arm_max_pool_s8");
     }
     struct case_result r = {.ticks = stop - start, .output_len = out_len, .scratch_bytes = 0};
     return r;
@@ -483,7 +275,7 @@ static struct case_result run_fully_connected(const struct bench_case *c)
     const uint64_t stop = ticks();
     if (status != ARM_CMSIS_NN_SUCCESS)
     {
-        bench_fail("arm_fully_connected_per_channel_s8");
+        app_fail("arm_fully_connected_per_channel_s8");
     }
     struct case_result r = {.ticks = stop - start, .output_len = out_len, .scratch_bytes = need};
     return r;
@@ -502,11 +294,11 @@ static struct case_result run_case(const struct bench_case *c)
     case KIND_FULLY_CONNECTED:
         return run_fully_connected(c);
     default:
-        bench_fail("unknown case kind");
+        app_fail("unknown case kind");
     }
 }
 
-int bench_main(void)
+int app_main(void)
 {
     paint_stack();
     start_systick();
@@ -518,12 +310,12 @@ int bench_main(void)
     const uint32_t *header = case_data(0, 4u * BENCH_HEADER_WORDS);
     if (header[0] != BENCH_MAGIC || header[1] != BENCH_VERSION || header[3] != BENCH_CASE_WORDS)
     {
-        bench_fail("cases.bin: bad magic, version or record size");
+        app_fail("cases.bin: bad magic, version or record size");
     }
     const uint32_t count = header[2];
     if (header[5] > OUTPUT_CAPACITY || header[6] > CONCAT_CAPACITY)
     {
-        bench_fail("cases.bin: outputs larger than the static buffers");
+        app_fail("cases.bin: outputs larger than the static buffers");
     }
     const struct bench_case *cases = case_data(header[4], count * 4u * BENCH_CASE_WORDS);
     print_value("cases", count);
@@ -534,7 +326,7 @@ int bench_main(void)
         const struct case_result r = run_case(c);
         if (r.output_len > OUTPUT_CAPACITY)
         {
-            bench_fail("output buffer too small");
+            app_fail("output buffer too small");
         }
         struct line l = {.len = 0};
         put_str(&l, "case ");

@@ -19,8 +19,8 @@ pub fn header_path(root: &Path) -> PathBuf {
 fn generate(root: &Path) -> Result<Vec<u8>, String> {
     let krate = root.join(FFI_CRATE);
     let config_path = krate.join("cbindgen.toml");
-    let config = cbindgen::Config::from_file(&config_path)
-        .map_err(|e| format!("cannot read {}: {e}", config_path.display()))?;
+    let config =
+        cbindgen::Config::from_file(&config_path).map_err(|e| format!("cannot read {}: {e}", config_path.display()))?;
     let bindings = cbindgen::Builder::new()
         .with_crate(&krate)
         .with_config(config)

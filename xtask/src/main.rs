@@ -11,6 +11,8 @@
 //!   same model run with Arm's CMSIS-NN (C, `../shared/peers/cmsis-nn` or
 //!   `$SMN_CMSIS_NN_DIR`) under the same QEMU instruction counting: a per-layer
 //!   table of instructions and bit-exactness (`target/cmsis-nn-report.json`).
+//! * `cargo xtask c-firmware` — the C library and a C firmware using it
+//!   through `smn.h`, under QEMU, compared with the host bit for bit.
 //! * `cargo xtask ffi-header` — regenerate `firmware-ffi/include/smn.h`
 //!   (cbindgen); `cargo xtask test` fails when the committed one is stale.
 //! * `cargo xtask panic-paths` — when the firmware's no-panic link check
@@ -21,6 +23,8 @@
 //!   --check`, `cargo clippy -D warnings`, `cargo test --workspace --release`,
 //!   the firmware check and the CMSIS-NN comparison.
 
+mod arm_c;
+mod c_firmware;
 mod cmd;
 mod cmsis_nn;
 mod deps;
@@ -46,6 +50,9 @@ commands:
   layering       no file-level import cycle in host, quantize, firmware-core, xtask;
                  host layers point down (commands > report > train > evaluation >
                  model > data > files)
+  c-firmware     build libsmn_firmware_ffi.a and tests/c-firmware (C, smn.h), run it
+                 under QEMU and compare its transcript (Rust firmware lines, status
+                 codes, a QVGA RGB565 frame through smn_run_frame) with the host's
   ffi-header     regenerate firmware-ffi/include/smn.h with cbindgen (CI fails when
                  the committed header is stale)
   panic-paths    build the firmware with an ordinary panic handler and list every
@@ -140,6 +147,9 @@ fn test(root: &Path) -> Result<(), String> {
     })?;
 
     let report = step("firmware (QEMU parity)", || firmware::firmware(root))?;
+    step("C firmware (QEMU parity through the C ABI)", || {
+        c_firmware::c_firmware(root, Some(&report))
+    })?;
     // The peer's sources live outside the repository (`../shared`): CI has
     // them and must run the comparison; a user's clone without them skips it.
     match cmsis_nn::cmsis_nn_dir(root) {
@@ -177,6 +187,7 @@ fn main() -> ExitCode {
         Some("test") => test(&root),
         Some("layering") => layering::check(&root),
         Some("ffi-header") => ffi_header::write(&root),
+        Some("c-firmware") => c_firmware::c_firmware(&root, None).map(|_| ()),
         Some("panic-paths") => firmware::panic_paths(&root),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

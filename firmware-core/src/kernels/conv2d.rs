@@ -177,6 +177,7 @@ pub(crate) fn conv2d_with<E: MacEngine>(
     let k = nonzero(k)?;
     let out_c = nonzero(output_shape.channels)?;
     let row_len = nonzero(output_shape.width * out_c)?;
+    let pair_c = nonzero(out_c.checked_mul(2).ok_or(Error::Internal)?)?;
     let mut scratch = PatchScratch::<{ 2 * MAX_PATCH }>::new();
     let scratch = &mut scratch.0;
     let stage = &args.output_stage;
@@ -223,7 +224,7 @@ pub(crate) fn conv2d_with<E: MacEngine>(
     let pp = scratch.get_mut(..pl).ok_or(Error::Internal)?;
     for (oy, out_row) in output.chunks_exact_mut(row_len).enumerate() {
         // Output pixels two at a time (the last one alone for an odd width).
-        for (pair, out_px) in out_row.chunks_mut(2 * out_c).enumerate() {
+        for (pair, out_px) in out_row.chunks_mut(pair_c).enumerate() {
             let ox = 2 * pair;
             let (px_a, px_b) = out_px.split_at_mut_checked(out_c).ok_or(Error::Internal)?;
             let mut rows = (0..)

@@ -3,10 +3,10 @@
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::SystemTime;
 
-use crate::cmd;
+use crate::arm_c::{compile_all, CC, CFLAGS, C_SUPPORT_DIR, HARNESS_WARNINGS};
 
 /// Overrides where the CMSIS-NN sources are.
 pub(super) const CMSIS_NN_ENV: &str = "SMN_CMSIS_NN_DIR";
@@ -21,23 +21,6 @@ const CMSIS_SOURCE_DIRS: [&str; 4] = [
     "PoolingFunctions",
     "NNSupportFunctions",
 ];
-/// The C compiler (and linker) of the harness and CMSIS-NN.
-const CC: &str = "arm-none-eabi-gcc";
-/// Code generation for the Cortex-M4F (DSP extension on: CMSIS-NN's SMLAD paths).
-const CFLAGS: [&str; 9] = [
-    "-mcpu=cortex-m4",
-    "-mfpu=fpv4-sp-d16",
-    "-mfloat-abi=hard",
-    "-mthumb",
-    "-O3",
-    "-std=c99",
-    "-ffunction-sections",
-    "-fdata-sections",
-    "-g",
-];
-/// Warnings for the harness's own C files (not for CMSIS-NN's).
-const HARNESS_WARNINGS: [&str; 3] = ["-Wall", "-Wextra", "-Werror"];
-
 // ---------------------------------------------------------------------------
 // Building and running the harness.
 
@@ -108,39 +91,6 @@ pub(super) fn compiler(include: &Path) -> Command {
     cc
 }
 
-/// Runs `jobs` (compiler commands), as many at a time as there are CPUs.
-pub(super) fn compile_all(what: &str, jobs: Vec<Command>) -> Result<(), String> {
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut jobs = jobs.into_iter().peekable();
-    while jobs.peek().is_some() {
-        let mut running = Vec::new();
-        for mut job in jobs.by_ref().take(parallel) {
-            let shown = cmd::display(&job);
-            let child = job
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("{what}: cannot start `{shown}`: {e}"))?;
-            running.push((shown, child));
-        }
-        for (shown, child) in running {
-            let out = child
-                .wait_with_output()
-                .map_err(|e| format!("{what}: waiting for `{shown}` failed: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "{what} failed ({}):\n$ {shown}\n{}{}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Compiles CMSIS-NN (objects kept in `out/cmsis-nn`, rebuilt when a source,
 /// a header or the flags change) and the harness with `cases_bin`, links
 /// `out/cmsis-nn-bench.elf` and returns its path.
@@ -185,17 +135,24 @@ pub(super) fn build_harness(root: &Path, cmsis: &Path, out: &Path, cases_bin: &P
             cases_bin.display()
         ));
     };
+    let support = root.join(C_SUPPORT_DIR);
     let mut harness_objects = Vec::new();
     let mut harness = Vec::new();
-    for (src, define) in [
-        ("main.c", None),
-        ("startup.c", None),
-        ("cases.S", Some(format!("-DCASES_BIN=\"{cases}\""))),
+    for (dir, src, define) in [
+        (&bench, "main.c", None),
+        (&support, "support.c", None),
+        (&support, "startup.c", None),
+        (&bench, "cases.S", Some(format!("-DCASES_BIN=\"{cases}\""))),
     ] {
         let obj = out.join(format!("{src}.o"));
         let mut cc = compiler(&include);
-        cc.args(HARNESS_WARNINGS).arg("-I").arg(&bench).args(define);
-        cc.arg("-c").arg(bench.join(src)).arg("-o").arg(&obj);
+        cc.args(HARNESS_WARNINGS)
+            .arg("-I")
+            .arg(&bench)
+            .arg("-I")
+            .arg(&support)
+            .args(define);
+        cc.arg("-c").arg(dir.join(src)).arg("-o").arg(&obj);
         harness.push(cc);
         harness_objects.push(obj);
     }
@@ -207,6 +164,8 @@ pub(super) fn build_harness(root: &Path, cmsis: &Path, out: &Path, cases_bin: &P
     link.args(CFLAGS)
         .args(["-nostartfiles", "-Wl,--gc-sections"])
         .arg(format!("-Wl,-Map={}", out.join("cmsis-nn-bench.map").display()))
+        .arg("-L")
+        .arg(&support)
         .arg("-T")
         .arg(bench.join("link.ld"))
         .args(&harness_objects)

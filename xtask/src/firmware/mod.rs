@@ -29,6 +29,7 @@ pub(crate) use device_output::{device_value, DEVICE_PREFIX, ICOUNT_PREFIX};
 use device_output::{op_rates, op_ticks, op_types};
 pub use params::SEED;
 use params::TARGET;
+pub(crate) use report::{flash_bytes, ram_bytes};
 pub use report::{Calibration, Report};
 
 /// Wall-clock limit of the QEMU run.
@@ -40,7 +41,7 @@ const FIRMWARE_BIN: &str = "smn-qemu-firmware";
 /// and image. **Keep the two in sync**: header lines, the op-by-op trace of
 /// `run_observed`, its outputs, then whether `run` (the timed pass on the
 /// device) returned the very same outputs.
-fn parity_transcript(blob: &[u8], image: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn parity_transcript(blob: &[u8], image: &[u8]) -> Result<Vec<u8>, String> {
     let model = Model::from_bytes(blob).map_err(|e| format!("host: the model blob does not load: {e}"))?;
     let mut arena = vec![0u8; model.arena_bytes()];
     let mut text = Vec::new();
@@ -62,7 +63,7 @@ fn parity_transcript(blob: &[u8], image: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Writes `bytes` to `path` unless it already holds exactly them (keeps the
 /// mtime, so cargo does not rebuild the firmware for unchanged assets).
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
     if fs::read(path).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
@@ -117,7 +118,7 @@ fn generate_assets(root: &Path) -> Result<Assets, String> {
 /// Target directory of the firmware build: `$CARGO_TARGET_DIR/firmware` when
 /// the caller set a shared target dir (CI caches it), else cargo's default
 /// `tests/firmware/target`.
-fn firmware_target_dir(root: &Path) -> Option<PathBuf> {
+pub(crate) fn firmware_target_dir(root: &Path) -> Option<PathBuf> {
     cmd::cargo_target_dir(root).map(|dir| dir.join("firmware"))
 }
 
@@ -200,7 +201,7 @@ pub fn panic_paths(root: &Path) -> Result<(), String> {
     Err(format!("{} reachable panic path(s) in the firmware", sites.len()))
 }
 /// `arm-none-eabi-size -A` → `[(section, bytes)]` for the allocated sections.
-fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
+pub(crate) fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
     let Some(size) = cmd::which("arm-none-eabi-size") else {
         eprintln!("firmware: arm-none-eabi-size not found; ELF section sizes not reported");
         return Vec::new();
@@ -219,7 +220,7 @@ fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
             let (name, size, _addr) = (it.next()?, it.next()?, it.next()?);
             let keep = matches!(
                 name,
-                ".vector_table" | ".text" | ".rodata" | ".data" | ".bss" | ".uninit"
+                ".vector_table" | ".vectors" | ".text" | ".rodata" | ".ARM.exidx" | ".data" | ".bss" | ".uninit"
             );
             keep.then(|| Some((name.to_string(), size.parse().ok()?))).flatten()
         })
@@ -277,7 +278,7 @@ fn parity_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
-fn compare(host: &str, device: &str) -> Result<usize, String> {
+pub(crate) fn compare(host: &str, device: &str) -> Result<usize, String> {
     let h = parity_lines(host);
     let d = parity_lines(device);
     if h == d {

@@ -60,23 +60,42 @@ impl Calibration {
     }
 }
 
+/// The size of section `name` in `sections` (0 when absent).
+pub(crate) fn section(sections: &[(String, u64)], name: &str) -> u64 {
+    sections.iter().find(|(n, _)| n == name).map_or(0, |&(_, size)| size)
+}
+
+/// Bytes in flash of an ELF with these sections: vector table, code,
+/// read-only data, unwind index and the `.data` initialisers.
+pub(crate) fn flash_bytes(sections: &[(String, u64)]) -> u64 {
+    [".vector_table", ".vectors", ".text", ".rodata", ".ARM.exidx", ".data"]
+        .iter()
+        .map(|name| section(sections, name))
+        .sum()
+}
+
+/// Statically allocated RAM of an ELF with these sections.
+pub(crate) fn ram_bytes(sections: &[(String, u64)]) -> u64 {
+    [".data", ".bss", ".uninit"]
+        .iter()
+        .map(|name| section(sections, name))
+        .sum()
+}
+
 impl Report {
     pub(super) fn section(&self, name: &str) -> u64 {
-        self.sections
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0, |&(_, size)| size)
+        section(&self.sections, name)
     }
 
     /// Bytes in flash: vector table, code, read-only data (the model blob and
     /// the test image live in `.rodata`) and the `.data` initialisers.
-    pub(super) fn flash_bytes(&self) -> u64 {
-        self.section(".vector_table") + self.section(".text") + self.section(".rodata") + self.section(".data")
+    pub(crate) fn flash_bytes(&self) -> u64 {
+        flash_bytes(&self.sections)
     }
 
     /// Statically allocated RAM (the stack takes the rest of the RAM budget).
-    pub(super) fn ram_bytes(&self) -> u64 {
-        self.section(".data") + self.section(".bss") + self.section(".uninit")
+    pub(crate) fn ram_bytes(&self) -> u64 {
+        ram_bytes(&self.sections)
     }
 
     pub(super) fn ticks_to_instructions(&self, ticks: u64) -> u64 {

@@ -14,7 +14,7 @@ mod source;
 use source::{code, inline_modules, non_test, without_forwarding};
 
 /// The crates whose `src/` is checked.
-pub const CRATES: [&str; 4] = ["host", "quantize", "firmware-core", "xtask"];
+pub const CRATES: [&str; 5] = ["host", "quantize", "firmware-core", "firmware-ffi", "xtask"];
 
 /// The host crate's layers, lowest first: a module may import from its own
 /// layer and those before it.

@@ -5,7 +5,7 @@
  */
 #include <stdint.h>
 
-#include "bench.h"
+#include "support.h"
 
 /* Linker-script symbols (link.ld); only their addresses are used. */
 extern uint32_t _sidata; /* load address of .data in flash */
@@ -30,7 +30,7 @@ void SysTick_Handler(void)
 
 static void fault_handler(void)
 {
-    bench_fail("fault or unexpected exception");
+    app_fail("fault or unexpected exception");
 }
 
 void Reset_Handler(void)
@@ -48,7 +48,7 @@ void Reset_Handler(void)
     {
         *dst++ = 0;
     }
-    bench_exit(bench_main());
+    app_exit(app_main());
 }
 
 /* One entry of the vector table: the initial stack pointer or a handler. */
