@@ -181,7 +181,7 @@ pub unsafe extern "C" fn smn_run_observed(
     status((|| {
         // SAFETY: the caller's contract.
         let (model, blob) = unsafe { model(m) }?;
-        if out.is_null() {
+        if rgb.is_null() || arena.is_null() || out.is_null() {
             return Err(SMN_ERR_NULL_POINTER);
         }
         check_disjoint(
@@ -228,9 +228,9 @@ unsafe fn frame_and_box<'a>(
 ) -> Result<(Frame<'a>, CropBox, Span), smn_status> {
     // SAFETY: the caller's contract.
     let (f, c) = unsafe { (value(frame)?, value(crop)?) };
-    let format = pixel_format(f.format).ok_or(SMN_ERR_PIXEL_FORMAT)?;
     // SAFETY: the caller's contract.
     let pixels = unsafe { bytes(f.pixels, f.len) }?;
+    let format = pixel_format(f.format).ok_or(SMN_ERR_PIXEL_FORMAT)?;
     let frame = Frame {
         pixels,
         format,
@@ -269,11 +269,11 @@ pub unsafe extern "C" fn smn_run_frame(
     status((|| {
         // SAFETY: the caller's contract.
         let (model, blob) = unsafe { model(m) }?;
-        // SAFETY: the caller's contract.
-        let (frame_in, crop_in, pixels) = unsafe { frame_and_box(frame, crop) }?;
-        if out.is_null() {
+        if arena.is_null() || out.is_null() {
             return Err(SMN_ERR_NULL_POINTER);
         }
+        // SAFETY: the caller's contract.
+        let (frame_in, crop_in, pixels) = unsafe { frame_and_box(frame, crop) }?;
         check_disjoint(
             &[Span::new(arena, arena_len), Span::of(out)],
             &[pixels, blob, Span::of(m), Span::of(frame), Span::of(crop)],
@@ -303,6 +303,9 @@ pub unsafe extern "C" fn smn_frame_to_input(
     status((|| {
         // SAFETY: the caller's contract.
         let (model, blob) = unsafe { model(m) }?;
+        if rgb.is_null() {
+            return Err(SMN_ERR_NULL_POINTER);
+        }
         // SAFETY: the caller's contract.
         let (frame_in, crop_in, pixels) = unsafe { frame_and_box(frame, crop) }?;
         check_disjoint(
