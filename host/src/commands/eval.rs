@@ -42,6 +42,10 @@ pub struct EvalArgs {
     /// Seed of the synthetic evaluation set.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Evaluate on grey images (BT.601 luma in R, G and B), as a grey camera's
+    /// frames reach the model on the device: measures what grey input costs.
+    #[arg(long)]
+    pub grayscale: bool,
 }
 
 /// The model input size of the first run or the blob (validated by `read_blob`).
@@ -84,6 +88,7 @@ pub fn run(args: &EvalArgs) -> Result<String> {
     if data.samples.is_empty() {
         return Err(empty_selection(args, &spec));
     }
+    let data = if args.grayscale { data.grayscale() } else { data };
     let device = args.backend.device();
     let blob_arg = args.int8.as_deref().zip(blob.as_deref());
     let eval = evaluate_models(&args.models, blob_arg, &data, &device)?;

@@ -14,6 +14,7 @@ pub mod options;
 pub mod quantize;
 pub mod random_model;
 pub mod simulate;
+pub mod study;
 pub mod synthesize;
 pub mod train;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Quantize(quantize::QuantizeArgs),
     /// From nothing to a face model on a simulated Cortex-M4: data, two-stage training, int8, report.
     Demo(Box<demo::DemoArgs>),
+    /// Seeds × variants with a fair control: does SMN help, with error bars (report.md, study.json, figures).
+    Study(Box<study::StudyArgs>),
     /// Time training steps of the real network per backend (JSON lines; the PyTorch peer script calls this).
     BenchTrain(bench_train::BenchTrainArgs),
     /// Describe an int8 model blob: input, arena, flash, ops and MACs.
@@ -84,6 +87,7 @@ pub fn run_cli(argv: Vec<OsString>) -> Result<String> {
         Command::Export(args) => export::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Study(args) => study::run(&args),
         Command::BenchTrain(args) => bench_train::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Infer(args) => infer::run(&args),

@@ -158,6 +158,27 @@ impl Dataset {
         }
     }
 
+    /// The same samples with grey images: BT.601 luma
+    /// `(77 R + 150 G + 29 B + 128) >> 8` in all three channels, what a grey
+    /// camera frame becomes on the device (`PixelFormat::Gray8` is expanded
+    /// to `(g, g, g)`). The samples end up in memory.
+    pub fn grayscale(self) -> Dataset {
+        let samples = (0..self.samples.len())
+            .filter_map(|i| self.samples.get(i))
+            .map(|mut s| {
+                for px in s.image.pixels.chunks_exact_mut(3) {
+                    let y = (77 * u32::from(px[0]) + 150 * u32::from(px[1]) + 29 * u32::from(px[2]) + 128) >> 8;
+                    px.fill(y as u8);
+                }
+                s
+            })
+            .collect();
+        Dataset {
+            samples: Samples::Memory(samples),
+            ..self
+        }
+    }
+
     /// The images of up to `count` samples spread evenly over the dataset
     /// (for calibration).
     pub fn evenly_spaced_images(&self, count: usize) -> Vec<Vec<u8>> {
@@ -280,5 +301,22 @@ mod tests {
         assert_eq!(all.to_string(), "CelebA d (all)");
         let synthetic = DataSpec::Synthetic { count: 3000, seed: 1 };
         assert_eq!(synthetic.to_string(), "synthetic, 3000 faces (seed 1)");
+    }
+
+    #[test]
+    fn grayscale_puts_bt601_luma_in_every_channel_and_keeps_labels() {
+        let data = load_dataset(&DataSpec::Synthetic { count: 3, seed: 5 }, 16, None).unwrap();
+        let before: Vec<FaceSample> = (0..3).filter_map(|i| data.samples.get(i)).collect();
+        let grey = data.grayscale();
+        assert_eq!(grey.samples.len(), 3);
+        for (i, b) in before.iter().enumerate() {
+            let g = grey.samples.get(i).unwrap();
+            assert_eq!((g.landmarks, g.attributes), (b.landmarks, b.attributes));
+            for (p, q) in b.image.pixels.chunks(3).zip(g.image.pixels.chunks(3)) {
+                let y = (0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])).round();
+                assert!((f64::from(q[0]) - y).abs() <= 1.0, "{p:?} -> {q:?}");
+                assert!(q[0] == q[1] && q[1] == q[2]);
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod int8;
 pub mod metrics;
 pub mod models;
 pub mod parity;
+pub mod stats;
 
 use crate::data::dataset::Dataset;
 use crate::data::FaceSample;

@@ -7,4 +7,5 @@ pub mod font;
 pub mod markdown;
 pub mod overlay;
 pub mod png;
+pub mod study;
 pub mod text;
