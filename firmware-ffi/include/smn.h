@@ -16,6 +16,12 @@
  * No call allocates, blocks or keeps a pointer after it returns (except
  * smn_model, which refers to its blob). Calls on distinct arenas may run
  * concurrently; one arena serves one call at a time.
+ *
+ * Link libsmn_firmware_ffi.a with -Wl,--gc-sections: its panic handler
+ * refers to the undefined symbol smn_firmware_ffi_has_a_reachable_panic_path,
+ * dropped with the unreachable panic code (a link error naming it would mean
+ * a panic path survived). Grey frames (SMN_PIXEL_GRAY8) are expanded to
+ * (g, g, g): a model trained on RGB then sees a grey face.
  */
 
 #ifndef SMN_H
