@@ -24,7 +24,7 @@ use std::vec::Vec;
 /// (`dsp`), measured under QEMU by `cargo xtask firmware` (which prints the
 /// current measurement next to this constant): a one-number summary; the
 /// estimates use the per-op-type [`M4_OP_RATES`].
-pub const M4_INSTRUCTIONS_PER_MAC: f64 = 2.014;
+pub const M4_INSTRUCTIONS_PER_MAC: f64 = 1.981;
 
 /// Cortex-M4 instructions per unit of [`op_work`], per op type.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -51,11 +51,11 @@ pub struct OpRates {
 /// in either and is assumed to cost what max pooling does.
 pub const M4_OP_RATES: OpRates = OpRates {
     conv2d_per_mac: 2.41,
-    conv2d_max_pool_per_mac: 1.873,
-    concat_conv1x1_per_mac: 3.668,
-    fully_connected_per_mac: 2.612,
+    conv2d_max_pool_per_mac: 1.833,
+    concat_conv1x1_per_mac: 3.644,
+    fully_connected_per_mac: 2.626,
     pool_per_input: 10.55,
-    head: 2180.0,
+    head: 2460.0,
 };
 
 /// Units of work of `op` that [`OpRates`] count: MACs for MAC ops, input
