@@ -31,6 +31,35 @@ pub struct DataArgs {
     pub cache: Option<PathBuf>,
 }
 
+/// `--data DIR --train-ids A-B --val-ids C-D`: a training and an
+/// evaluation selection (`smn demo`, `smn study`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SplitArgs {
+    /// CelebA folder (default: synthetic faces).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Training image ids with --data, e.g. 1-2800 (default: the train partition).
+    #[arg(long)]
+    pub train_ids: Option<IdRange>,
+    /// Evaluation image ids with --data, e.g. 2801-3329 (default: the val partition).
+    #[arg(long)]
+    pub val_ids: Option<IdRange>,
+}
+
+impl SplitArgs {
+    /// The training and evaluation specs: the CelebA selections with
+    /// `--data`, else `synthetic`.
+    pub fn specs(&self, synthetic: (DataSpec, DataSpec)) -> (DataSpec, DataSpec) {
+        match &self.data {
+            None => synthetic,
+            Some(dir) => (
+                celeba_spec(dir, self.train_ids.as_ref(), Partition::Train, false),
+                celeba_spec(dir, self.val_ids.as_ref(), Partition::Val, false),
+            ),
+        }
+    }
+}
+
 /// A CelebA selection of `dir`: the id range `ids` when given, else the
 /// whole `partition`.
 pub fn celeba_spec(dir: &Path, ids: Option<&IdRange>, partition: Partition, skip_bad: bool) -> DataSpec {

@@ -5,9 +5,8 @@
 //! int8 evaluation through firmware-core → simulated Cortex-M4 → figures and
 //! a report in `--out` (default `runs/demo`). Every number printed comes from
 //! this run.
-use super::data_args::celeba_spec;
-use super::options::{self, Calibration, IdRange, Preset};
-use crate::data::celeba::Partition;
+use super::data_args::SplitArgs;
+use super::options::{self, Calibration, Preset};
 use crate::data::dataset::{load_dataset, DataSpec, Dataset, SYNTHETIC_CALIBRATION_SEED, SYNTHETIC_TEST_SEED};
 use crate::evaluation::baselines::trivial_predictions;
 use crate::evaluation::float::float_predictions;
@@ -43,15 +42,9 @@ pub struct DemoArgs {
     /// Options from a TOML file whose keys are these long flags; flags given here win.
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
-    /// CelebA folder (default: synthetic faces).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Training image ids with --data, e.g. 1-2800 (default: the train partition).
-    #[arg(long)]
-    pub train_ids: Option<IdRange>,
-    /// Evaluation image ids with --data, e.g. 2801-3329 (default: the val partition).
-    #[arg(long)]
-    pub val_ids: Option<IdRange>,
+    /// Data: CelebA ids or synthetic faces.
+    #[command(flatten)]
+    pub split: SplitArgs,
     /// Synthetic training faces (evaluation: a fifth of this, other seed).
     #[arg(long, default_value_t = 3000, value_parser = options::batch_size)]
     pub synthetic: usize,
@@ -129,22 +122,16 @@ pub struct DemoResult {
 }
 
 fn data_specs(args: &DemoArgs) -> (DataSpec, DataSpec) {
-    match &args.data {
-        None => (
-            DataSpec::Synthetic {
-                count: args.synthetic,
-                seed: args.seed,
-            },
-            DataSpec::Synthetic {
-                count: (args.synthetic / 5).max(50),
-                seed: args.seed + SYNTHETIC_TEST_SEED,
-            },
-        ),
-        Some(dir) => (
-            celeba_spec(dir, args.train_ids.as_ref(), Partition::Train, false),
-            celeba_spec(dir, args.val_ids.as_ref(), Partition::Val, false),
-        ),
-    }
+    args.split.specs((
+        DataSpec::Synthetic {
+            count: args.synthetic,
+            seed: args.seed,
+        },
+        DataSpec::Synthetic {
+            count: (args.synthetic / 5).max(50),
+            seed: args.seed + SYNTHETIC_TEST_SEED,
+        },
+    ))
 }
 
 fn stage_config(args: &DemoArgs, arch: &Arch, variant: Variant, init: Option<PathBuf>) -> TrainConfig {
@@ -333,7 +320,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         args.calib_count
     );
     // Calibration: evenly spaced training images; synthetic faces get their own set.
-    let calib = match &args.data {
+    let calib = match &args.split.data {
         None => load_dataset(
             &DataSpec::Synthetic {
                 count: args.calib_count,

@@ -9,9 +9,8 @@
 //! Resumable: a finished run (its `study-eval.json`) is reused, a run with a
 //! checkpoint continues from it, and `--max-runs N` stops after training N
 //! runs (run the same command again to go on).
-use super::data_args::celeba_spec;
-use super::options::{self, Calibration, IdRange, Preset};
-use crate::data::celeba::Partition;
+use super::data_args::SplitArgs;
+use super::options::{self, Calibration, Preset};
 use crate::data::dataset::{load_dataset, DataSpec, Dataset, SYNTHETIC_VALIDATION_SEED};
 use crate::evaluation::float::float_predictions;
 use crate::evaluation::int8::int8_predictions;
@@ -37,15 +36,9 @@ use std::time::Instant;
 /// `smn study` options.
 #[derive(Args, Debug, Clone)]
 pub struct StudyArgs {
-    /// CelebA folder (default: synthetic faces).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Training image ids with --data, e.g. 1-18000 (default: the train partition).
-    #[arg(long)]
-    pub train_ids: Option<IdRange>,
-    /// Validation image ids with --data, e.g. 18001-20000 (default: the val partition).
-    #[arg(long)]
-    pub val_ids: Option<IdRange>,
+    /// Data: CelebA ids (e.g. --train-ids 1-18000 --val-ids 18001-20000) or synthetic faces.
+    #[command(flatten)]
+    pub split: SplitArgs,
     /// Synthetic training faces without --data (validation: a fifth, another seed).
     #[arg(long, default_value_t = 2000, value_parser = options::batch_size)]
     pub synthetic: usize,
@@ -150,22 +143,16 @@ fn config(args: &StudyArgs, arch: &Arch, run: &Planned) -> TrainConfig {
 }
 
 fn data_specs(args: &StudyArgs) -> (DataSpec, DataSpec) {
-    match &args.data {
-        None => (
-            DataSpec::Synthetic {
-                count: args.synthetic,
-                seed: 1,
-            },
-            DataSpec::Synthetic {
-                count: (args.synthetic / 5).max(50),
-                seed: SYNTHETIC_VALIDATION_SEED,
-            },
-        ),
-        Some(dir) => (
-            celeba_spec(dir, args.train_ids.as_ref(), Partition::Train, false),
-            celeba_spec(dir, args.val_ids.as_ref(), Partition::Val, false),
-        ),
-    }
+    args.split.specs((
+        DataSpec::Synthetic {
+            count: args.synthetic,
+            seed: 1,
+        },
+        DataSpec::Synthetic {
+            count: (args.synthetic / 5).max(50),
+            seed: SYNTHETIC_VALIDATION_SEED,
+        },
+    ))
 }
 
 /// The control starts from its stage-1 run's checkpoint: copies
