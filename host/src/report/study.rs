@@ -175,50 +175,58 @@ fn accuracy(r: &StudyRun, i: usize) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Table 1: per-attribute accuracy (%) per variant, mean ± std over seeds.
-pub fn attribute_table(result: &StudyResult) -> String {
+/// A table of one figure per row and variant, mean ± std over seeds times
+/// `scale`: row `i` of `names` shows `per_row(run, i)`, the last row `mean`.
+fn per_variant_table(
+    result: &StudyResult,
+    corner: &str,
+    names: &[&str],
+    per_row: impl Fn(&StudyRun, usize) -> f64,
+    mean: impl Fn(&StudyRun) -> f64,
+    (scale, digits): (f64, usize),
+) -> String {
     let labels = labels();
     let mut s = format!(
-        "| attribute | {} |\n|---|{}\n",
+        "| {corner} | {} |\n|---|{}\n",
         labels.join(" | "),
         "---:|".repeat(labels.len())
     );
-    for (i, name) in ATTRIBUTE_NAMES.iter().enumerate() {
+    let row = |s: &mut String, name: &str, value: &dyn Fn(&StudyRun) -> f64| {
         let cells: Vec<String> = labels
             .iter()
-            .map(|l| pm(result.summary(l, |r| accuracy(r, i)), 100.0, 2))
+            .map(|l| pm(result.summary(l, value), scale, digits))
             .collect();
         let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
+    };
+    for (i, name) in names.iter().enumerate() {
+        row(&mut s, name, &|r| per_row(r, i));
     }
-    let cells: Vec<String> = labels
-        .iter()
-        .map(|l| pm(result.summary(l, |r| r.metrics.mean_attribute_accuracy), 100.0, 2))
-        .collect();
-    let _ = writeln!(s, "| **mean** | {} |", cells.join(" | "));
+    row(&mut s, "**mean**", &mean);
     s
+}
+
+/// Table 1: per-attribute accuracy (%) per variant, mean ± std over seeds.
+pub fn attribute_table(result: &StudyResult) -> String {
+    per_variant_table(
+        result,
+        "attribute",
+        &ATTRIBUTE_NAMES,
+        accuracy,
+        |r| r.metrics.mean_attribute_accuracy,
+        (100.0, 2),
+    )
 }
 
 /// Per-landmark NME (×100) per variant, mean ± std over seeds.
 pub fn landmark_table(result: &StudyResult) -> String {
-    let labels = labels();
-    let mut s = format!(
-        "| NME ×100 | {} |\n|---|{}\n",
-        labels.join(" | "),
-        "---:|".repeat(labels.len())
-    );
-    for (i, name) in LANDMARK_NAMES.iter().enumerate() {
-        let cells: Vec<String> = labels
-            .iter()
-            .map(|l| pm(result.summary(l, |r| r.metrics.nme[i]), 100.0, 3))
-            .collect();
-        let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
-    }
-    let cells: Vec<String> = labels
-        .iter()
-        .map(|l| pm(result.summary(l, |r| r.metrics.mean_nme), 100.0, 3))
-        .collect();
-    let _ = writeln!(s, "| **mean** | {} |", cells.join(" | "));
-    s
+    per_variant_table(
+        result,
+        "NME ×100",
+        &LANDMARK_NAMES,
+        |r, i| r.metrics.nme.get(i).copied().unwrap_or(f64::NAN),
+        |r| r.metrics.mean_nme,
+        (100.0, 3),
+    )
 }
 
 /// Paired differences of every stage-2 variant against both baselines.
