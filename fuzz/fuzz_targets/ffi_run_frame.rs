@@ -17,31 +17,11 @@
 
 use std::mem::MaybeUninit;
 use std::ptr::{null, null_mut};
-use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use smn_firmware_core::builder::{random_smn_blob, SmnShape};
 use smn_firmware_ffi::smn_status::*;
 use smn_firmware_ffi::*;
-
-/// The tiny SMN blob (built once).
-fn blob() -> &'static [u8] {
-    static BLOB: OnceLock<Vec<u8>> = OnceLock::new();
-    BLOB.get_or_init(|| random_smn_blob(&SmnShape::tiny(), 3).unwrap_or_default())
-}
-
-fn u16_at(d: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([d.get(i).copied().unwrap_or(0), d.get(i + 1).copied().unwrap_or(0)])
-}
-
-fn i32_at(d: &[u8], i: usize) -> i32 {
-    let b = |k| d.get(i + k).copied().unwrap_or(0);
-    i32::from_le_bytes([b(0), b(1), b(2), b(3)])
-}
-
-fn byte(d: &[u8], i: usize) -> u8 {
-    d.get(i).copied().unwrap_or(0)
-}
+use smn_fuzz::{byte, i32_at, tiny_blob as blob, u16_at};
 
 fuzz_target!(|data: &[u8]| {
     let Some(pixels) = data.get(32..) else { return };
@@ -106,7 +86,10 @@ fuzz_target!(|data: &[u8]| {
     let status = unsafe { smn_run_frame(model_ptr, frame_ptr, crop_ptr, arena_ptr, arena_len, out_ptr) };
 
     if init != SMN_OK {
-        assert!(matches!(status, SMN_ERR_NULL_POINTER | SMN_ERR_NOT_INITIALISED), "{status:?}");
+        assert!(
+            matches!(status, SMN_ERR_NULL_POINTER | SMN_ERR_NOT_INITIALISED),
+            "{status:?}"
+        );
         return;
     }
     if nulls & 63 != 0 {
@@ -122,7 +105,10 @@ fuzz_target!(|data: &[u8]| {
     if crop_only != SMN_OK {
         // The frame or box is refused: the run refuses it too, unless the
         // arena length is refused first.
-        assert!(status == crop_only || status == SMN_ERR_ARENA_TOO_SMALL, "{status:?} vs {crop_only:?}");
+        assert!(
+            status == crop_only || status == SMN_ERR_ARENA_TOO_SMALL,
+            "{status:?} vs {crop_only:?}"
+        );
         return;
     }
     if arena_len < needed {

@@ -11,25 +11,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smn_firmware_core::builder::{random_smn_blob, SmnShape};
 use smn_firmware_core::frame::{crop_resize, CropBox, Frame, PixelFormat};
 use smn_firmware_core::Model;
-use std::sync::OnceLock;
-
-/// The tiny SMN blob the accepted crops run through (built once).
-fn blob() -> &'static [u8] {
-    static BLOB: OnceLock<Vec<u8>> = OnceLock::new();
-    BLOB.get_or_init(|| random_smn_blob(&SmnShape::tiny(), 3).unwrap_or_default())
-}
-
-fn u16_at(d: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([d.get(i).copied().unwrap_or(0), d.get(i + 1).copied().unwrap_or(0)])
-}
-
-fn i32_at(d: &[u8], i: usize) -> i32 {
-    let b = |k| d.get(i + k).copied().unwrap_or(0);
-    i32::from_le_bytes([b(0), b(1), b(2), b(3)])
-}
+use smn_fuzz::{i32_at, tiny_blob as blob, u16_at};
 
 fuzz_target!(|data: &[u8]| {
     let Some(pixels) = data.get(24..) else { return };
