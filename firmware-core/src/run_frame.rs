@@ -21,13 +21,7 @@ impl<'a> Model<'a> {
     /// [`Error::Frame`] for a frame, box or non-square model input that
     /// [`crop_resize`] refuses, [`Error::ArenaTooSmall`] for a short arena.
     pub fn run_frame(&self, frame: &Frame<'_>, crop: CropBox, arena: &mut [u8]) -> Result<Outputs, Error> {
-        let side = self.input_width();
-        if self.input_height() != side {
-            return Err(Error::Frame(FrameError::NotSquare {
-                width: side,
-                height: self.input_height(),
-            }));
-        }
+        let side = self.square_side()?;
         let (needed, found) = (self.frame_arena_bytes(), arena.len());
         let arena = arena.get_mut(..needed).ok_or(Error::ArenaTooSmall { needed, found })?;
         let (network, image) = arena.split_at_mut_checked(self.arena_bytes()).ok_or(Error::Internal)?;
@@ -37,6 +31,29 @@ impl<'a> Model<'a> {
             *point = crop.to_frame(*point, side);
         }
         Ok(outputs)
+    }
+
+    /// Only the crop and resize of [`Model::run_frame`]: writes the model
+    /// input ([`Model::input_len`] RGB bytes) for `crop` of `frame` to `image`.
+    ///
+    /// # Errors
+    /// [`Error::Frame`]: `FrameError::NotSquare` for a non-square model
+    /// input, else what [`crop_resize`] refuses.
+    pub fn frame_input(&self, frame: &Frame<'_>, crop: CropBox, image: &mut [u8]) -> Result<(), Error> {
+        Ok(crop_resize(frame, crop, self.square_side()?, image)?)
+    }
+
+    /// The input side, or `FrameError::NotSquare`.
+    fn square_side(&self) -> Result<usize, Error> {
+        let side = self.input_width();
+        if self.input_height() == side {
+            Ok(side)
+        } else {
+            Err(Error::Frame(FrameError::NotSquare {
+                width: side,
+                height: self.input_height(),
+            }))
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The exported C functions (`include/smn.h`).
 use core::ffi::c_void;
-use smn_firmware_core::frame::{crop_resize, CropBox, Frame, FrameError};
+use smn_firmware_core::frame::{CropBox, Frame};
 use smn_firmware_core::{Model, OpTrace, Outputs};
 
 use crate::buffers::{bytes, bytes_mut, check_disjoint, value, Span};
@@ -314,15 +314,7 @@ pub unsafe extern "C" fn smn_frame_to_input(
         )?;
         // SAFETY: the caller's contract; exclusive by the overlap check.
         let rgb = unsafe { bytes_mut(rgb, rgb_len) }?;
-        let side = model.input_width();
-        if model.input_height() != side {
-            return Err(FrameError::NotSquare {
-                width: side,
-                height: model.input_height(),
-            }
-            .into());
-        }
-        crop_resize(&frame_in, crop_in, side, rgb)?;
+        model.frame_input(&frame_in, crop_in, rgb)?;
         Ok(())
     })())
 }

@@ -107,7 +107,7 @@ fn c_transcript(blob: &[u8], image: &[u8], frame: &TestFrame) -> Result<String, 
     ] {
         t.line(key, status as u64);
     }
-    let crop_hash = fnv1a32(bytemuck_i8(&crop));
+    let crop_hash = fnv1a32(&crop.iter().map(|&b| b as i8).collect::<Vec<i8>>());
     let mut text = String::from_utf8(text).map_err(|_| "host transcript is not UTF-8".to_string())?;
     let _ = writeln!(text, "frame_input {crop_hash:08x}");
     let mut tail = Vec::new();
@@ -116,15 +116,6 @@ fn c_transcript(blob: &[u8], image: &[u8], frame: &TestFrame) -> Result<String, 
     t.line("frame_done", 1);
     text.push_str(&String::from_utf8_lossy(&tail));
     Ok(text)
-}
-
-/// The bytes of `data` as `i8` (what the transcript hashes).
-fn bytemuck_i8(data: &[u8]) -> &[i8] {
-    // SAFETY: u8 and i8 have the same size, alignment and validity.
-    #[allow(unsafe_code)]
-    unsafe {
-        std::slice::from_raw_parts(data.as_ptr().cast(), data.len())
-    }
 }
 
 /// Builds the static library with Debian's cargo; returns its path.

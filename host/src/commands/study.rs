@@ -169,19 +169,14 @@ fn seed_control(stage1: &Path, dir: &Path) -> Result<()> {
     let tmp_dir = RunDir::new(&tmp);
     std::fs::create_dir_all(tmp_dir.checkpoint()).with_context(|| format!("creating {}", tmp.display()))?;
     std::fs::copy(from.config(), tmp_dir.config()).with_context(|| format!("copying {}", from.config().display()))?;
-    for entry in std::fs::read_dir(&ckpt).with_context(|| format!("reading {}", ckpt.display()))? {
-        let path = entry?.path();
-        if let Some(name) = path.file_name() {
-            std::fs::copy(&path, tmp_dir.checkpoint().join(name))
-                .with_context(|| format!("copying {}", path.display()))?;
-        }
-    }
+    copy_flat(&ckpt, &tmp_dir.checkpoint())?;
     if from.best().is_dir() {
         copy_flat(&from.best(), &tmp_dir.best())?;
     }
     std::fs::rename(&tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), to.root.display()))
 }
 
+/// Copies the files directly in `from` into `to` (created).
 fn copy_flat(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
