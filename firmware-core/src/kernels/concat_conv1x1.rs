@@ -15,8 +15,8 @@
 //! output channels than `a` has channels: output pixel `p` then overwrites
 //! only bytes of input pixels that were already read.
 use super::dot::{gather, PatchScratch, MAX_PATCH};
-use super::mac::{pair_len, MacEngine};
-use super::params::{requant_at, Channel, ChannelParams};
+use super::mac::{from, pair_len, strided_row, MacEngine};
+use super::params::{requant_at, Cached, Channel, ChannelParams, CACHED_CHANNELS};
 use super::requant::multiply_by_quantized_multiplier;
 use super::simd_dispatch::with_best_simd;
 use super::{Native, OutputStage};
@@ -69,9 +69,8 @@ pub fn concat_conv1x1_in_place(
     with_best_simd(|| run::<Native>(args, None, tensor, out_channels))
 }
 
-/// Output channels whose parameters the kernel decodes once per op, on the
-/// stack (20 bytes each); wider layers decode them per pixel pair.
-const CACHED_CHANNELS: usize = 64;
+/// Output-channel pairs per block of accumulators.
+const BLOCK_PAIRS: usize = CACHED_CHANNELS / 2;
 
 /// A weight row split into its `a` (first `ca`) and `b` parts.
 #[inline(always)]
@@ -115,21 +114,19 @@ pub(crate) fn run<E: MacEngine>(
         stage.finish(ya.saturating_add(yb))
     };
     // Each output channel's parameters, decoded from the blob's bytes once
-    // per op (not once per pixel pair) when there are at most CACHED_CHANNELS.
-    let decode = |j: usize| -> Result<(Channel, (i32, i32)), Error> {
-        let ch = args.channels_a.get(j).ok_or(Error::Internal)?;
-        Ok((
-            ch,
-            requant_at(args.multipliers_b, args.shifts_b, j).ok_or(Error::Internal)?,
+    // per op (not once per pixel pair) for the first CACHED_CHANNELS.
+    let params = Cached::new(oc, |j| {
+        Some((
+            args.channels_a.get(j)?,
+            requant_at(args.multipliers_b, args.shifts_b, j)?,
         ))
-    };
-    let mut cache = [(Channel::default(), (0, 0)); CACHED_CHANNELS];
-    let cached = oc <= CACHED_CHANNELS;
-    if cached {
-        for (j, slot) in cache.iter_mut().enumerate().take(oc) {
-            *slot = decode(j)?;
-        }
-    }
+    })
+    .ok_or(Error::Internal)?;
+    let param = |j: usize| params.get(j).ok_or(Error::Internal);
+    let mut accs = [[[0i32; 4]; BLOCK_PAIRS]; 2];
+    let [acc_a, acc_b] = &mut accs;
+    let pairs = oc / 2;
+    let weights_b = from(args.weights, ca);
     for pair in 0..pixels.div_ceil(2) {
         let first = 2 * pair;
         let both = first + 1 < pixels;
@@ -158,44 +155,38 @@ pub(crate) fn run<E: MacEngine>(
         let n = 1 + usize::from(both);
         let out = output.get_mut(first * oc..(first + n) * oc).ok_or(Error::Internal)?;
         let (out0, out1) = out.split_at_mut_checked(oc).ok_or(Error::Internal)?;
-        let mut rows = args.weights.chunks_exact(ca_cb);
-        let params = |j: usize| -> Result<(Channel, (i32, i32)), Error> {
-            match cache.get(j) {
-                Some(&p) if cached => Ok(p),
-                _ => decode(j),
+        // Output channels two at a time (each patch word feeds both), a
+        // block of tiles per side before any requantisation.
+        let (mut outs0, mut outs1) = (out0.chunks_exact_mut(2), out1.chunks_exact_mut(2));
+        for block in (0..pairs).step_by(BLOCK_PAIRS) {
+            let n = (pairs - block).min(BLOCK_PAIRS);
+            let (ta, tb) = (acc_a.get_mut(..n), acc_b.get_mut(..n));
+            let (Some(ta), Some(tb)) = (ta, tb) else {
+                return Err(Error::Internal);
+            };
+            let skip = 2 * block * ca_cb;
+            E::tile_2x2_rows(ppa, from(args.weights, skip), ca_cb, ca, ta);
+            E::tile_2x2_rows(ppb, from(weights_b, skip), ca_cb, cb, tb);
+            for ((j, (ta, tb)), o0) in (2 * block..).step_by(2).zip(ta.iter().zip(tb.iter())).zip(&mut outs0) {
+                let (q0, q1) = (param(j)?, param(j + 1)?);
+                if let [o0, o1] = o0 {
+                    (*o0, *o1) = (finish(q0, ta[0], tb[0]), finish(q1, ta[1], tb[1]));
+                }
+                if let Some([o2, o3]) = outs1.next() {
+                    (*o2, *o3) = (finish(q0, ta[2], tb[2]), finish(q1, ta[3], tb[3]));
+                }
             }
-        };
-        // Output channels two at a time: each patch word feeds both.
-        let mut outs1 = out1.chunks_mut(2);
-        for (pair_index, outs0) in out0.chunks_mut(2).enumerate() {
-            let j = 2 * pair_index;
-            let outs1 = if both { outs1.next() } else { None };
-            match outs0 {
-                [o0, o1] => {
-                    let (Some(w0), Some(w1)) = (rows.next(), rows.next()) else {
-                        return Err(Error::Internal);
-                    };
-                    let (q0, q1) = (params(j)?, params(j + 1)?);
-                    let ((wa0, wb0), (wa1, wb1)) = (split_row(w0, ca)?, split_row(w1, ca)?);
-                    let [a00, a01, a10, a11] = E::tile_2x2(ppa, wa0, wa1);
-                    let [b00, b01, b10, b11] = E::tile_2x2(ppb, wb0, wb1);
-                    (*o0, *o1) = (finish(q0, a00, b00), finish(q1, a01, b01));
-                    if let Some([o2, o3]) = outs1 {
-                        (*o2, *o3) = (finish(q0, a10, b10), finish(q1, a11, b11));
-                    }
-                }
-                [o0] => {
-                    let w = rows.next().ok_or(Error::Internal)?;
-                    let q = params(j)?;
-                    let (wa, wb) = split_row(w, ca)?;
-                    let [a0, a1] = E::tile_2x1(ppa, wa);
-                    let [b0, b1] = E::tile_2x1(ppb, wb);
-                    *o0 = finish(q, a0, b0);
-                    if let Some([o1]) = outs1 {
-                        *o1 = finish(q, a1, b1);
-                    }
-                }
-                _ => {}
+        }
+        if let [o0] = outs0.into_remainder() {
+            let j = oc - 1;
+            let row = strided_row(args.weights, ca_cb, ca_cb, j);
+            let (wa, wb) = split_row(row.get(..ca_cb).unwrap_or(row), ca)?;
+            let q = param(j)?;
+            let [a0, a1] = E::tile_2x1(ppa, wa);
+            let [b0, b1] = E::tile_2x1(ppb, wb);
+            *o0 = finish(q, a0, b0);
+            if let [o1] = outs1.into_remainder() {
+                *o1 = finish(q, a1, b1);
             }
         }
     }

@@ -15,9 +15,10 @@
 //! this equals pooling the requantised outputs, bit for bit, while the
 //! full-resolution tensor is never stored and three of four requantisations
 //! are skipped.
-use super::dot::{gather, gather_spans, weight_row, PatchScratch, MAX_PATCH};
-use super::mac::{pair_len, MacEngine};
-use super::params::{Channel, ChannelParams};
+use super::conv_gather::Geometry;
+use super::dot::{weight_row, PatchScratch, MAX_PATCH};
+use super::mac::{from, pair_len, MacEngine};
+use super::params::{Cached, Channel, ChannelParams, CACHED_CHANNELS};
 use super::requant::multiply_by_quantized_multiplier;
 use super::simd_dispatch::with_best_simd;
 use super::{Native, OutputStage, Shape};
@@ -49,103 +50,6 @@ pub struct Conv2dArgs<'a> {
 
 pub use crate::limits::MAX_POOLED_PATCH;
 
-/// Valid kernel taps `lo..hi` along one axis for an output at `out_index`.
-#[inline(always)]
-pub(crate) fn valid_taps(
-    out_index: usize,
-    stride: usize,
-    pad_before: usize,
-    kernel: usize,
-    input_len: usize,
-) -> (usize, usize, usize) {
-    // Input coordinate of kernel tap 0 is `out_index·stride − pad_before`.
-    let start = out_index * stride;
-    let lo = pad_before.saturating_sub(start);
-    let first_in = (start + lo).saturating_sub(pad_before);
-    let hi = kernel.min((input_len + pad_before).saturating_sub(start));
-    (lo, hi.max(lo), first_in)
-}
-
-/// True when every kernel tap of conv output pixel `(oy, ox)` lies inside the input.
-#[inline(always)]
-fn inside(args: &Conv2dArgs<'_>, oy: usize, ox: usize) -> bool {
-    let w = args.window;
-    let (kh, kw) = (usize::from(w.kernel_h), usize::from(w.kernel_w));
-    let (ky_lo, ky_hi, _) = valid_taps(
-        oy,
-        usize::from(w.stride_h),
-        usize::from(w.pad_top),
-        kh,
-        args.input_shape.height,
-    );
-    let (kx_lo, kx_hi, _) = valid_taps(
-        ox,
-        usize::from(w.stride_w),
-        usize::from(w.pad_left),
-        kw,
-        args.input_shape.width,
-    );
-    ky_hi - ky_lo == kh && kx_hi - kx_lo == kw
-}
-
-/// Gathers the patch of conv output pixel `(oy, ox)` as pixel `pixel` of
-/// the pair patch `pp` (taps in the padding are left untouched: the caller
-/// zeroes `pp` first when a pixel is not [`inside`]).
-#[inline(always)]
-fn gather_patch<E: MacEngine>(
-    args: &Conv2dArgs<'_>,
-    (oy, ox): (usize, usize),
-    pp: &mut [i16],
-    pixel: usize,
-) -> Result<(), Error> {
-    let Shape {
-        height: in_h,
-        width: in_w,
-        channels: in_c,
-    } = args.input_shape;
-    let w = args.window;
-    let (kh, kw) = (usize::from(w.kernel_h), usize::from(w.kernel_w));
-    let (ky_lo, ky_hi, iy0) = valid_taps(oy, usize::from(w.stride_h), usize::from(w.pad_top), kh, in_h);
-    let (kx_lo, kx_hi, ix0) = valid_taps(ox, usize::from(w.stride_w), usize::from(w.pad_left), kw, in_w);
-    let offset = i16::try_from(-args.input_zero_point).map_err(|_| Error::Internal)?;
-    let span = (kx_hi - kx_lo) * in_c;
-    let row_start = |row: usize| ((iy0 + row) * in_w + ix0) * in_c;
-    if span % 4 != 0 && ky_hi - ky_lo == kh && kx_hi - kx_lo == kw {
-        // The whole window is inside and its rows are not whole groups of
-        // four (e.g. 3 input channels): the patch is the kernel rows one after
-        // the other, gathered a group of four at a time across row ends.
-        let last = row_start(kh.saturating_sub(1));
-        args.input.get(last..last + span).ok_or(Error::Internal)?;
-        let rows = (0..kh).map(|row| args.input.get(row_start(row)..row_start(row) + span).unwrap_or(&[]));
-        gather_spans::<E>(pp, pixel, rows, offset);
-        return Ok(());
-    }
-    for (row, ky) in (ky_lo..ky_hi).enumerate() {
-        let x_start = row_start(row);
-        let xs = args.input.get(x_start..x_start + span).ok_or(Error::Internal)?;
-        gather::<E>(pp, pixel, (ky * kw + kx_lo) * in_c, xs, offset);
-    }
-    Ok(())
-}
-
-/// Gathers output pixels `a` and (when given) `b` into the pair patch `pp`.
-#[inline(always)]
-fn gather_pair<E: MacEngine>(
-    args: &Conv2dArgs<'_>,
-    a: (usize, usize),
-    b: Option<(usize, usize)>,
-    pp: &mut [i16],
-) -> Result<(), Error> {
-    if !inside(args, a.0, a.1) || b.is_some_and(|(y, x)| !inside(args, y, x)) {
-        pp.fill(0); // some taps fall in the padding
-    }
-    gather_patch::<E>(args, a, pp, 0)?;
-    if let Some(b) = b {
-        gather_patch::<E>(args, b, pp, 1)?;
-    }
-    Ok(())
-}
-
 /// Requantises one accumulator (bias included) of channel `ch`.
 #[inline(always)]
 fn finish(stage: &OutputStage, ch: Channel, acc: i32) -> i8 {
@@ -160,6 +64,16 @@ fn finish(stage: &OutputStage, ch: Channel, acc: i32) -> i8 {
 /// pooled shape when [`Conv2dArgs::pool_2x2`]).
 pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
     with_best_simd(|| conv2d_with::<Native>(args, output, output_shape))
+}
+
+/// Output-channel pairs per block of accumulators (the tiles of one block
+/// are computed before any of them is requantised).
+const BLOCK_PAIRS: usize = CACHED_CHANNELS / 2;
+
+/// The 2×2 max of four accumulators.
+#[inline(always)]
+fn max4(a: i32, b: i32, c: i32, d: i32) -> i32 {
+    a.max(b).max(c.max(d))
 }
 
 /// [`conv2d`] on a chosen MAC engine (the tests run both).
@@ -178,9 +92,23 @@ pub(crate) fn conv2d_with<E: MacEngine>(
     let out_c = nonzero(output_shape.channels)?;
     let row_len = nonzero(output_shape.width * out_c)?;
     let pair_c = nonzero(out_c.checked_mul(2).ok_or(Error::Internal)?)?;
+    let params = Cached::new(out_c, |j| args.channels.get(j)).ok_or(Error::Internal)?;
+    let channel = |j: usize| params.get(j).ok_or(Error::Internal);
+    // Channel j's weight row and parameters, one at a time (the last channel
+    // of an odd count; a last pixel of an odd width).
+    let single = |j: usize| Ok::<_, Error>((weight_row(args.weights, k, j).ok_or(Error::Internal)?, channel(j)?));
     let mut scratch = PatchScratch::<{ 2 * MAX_PATCH }>::new();
     let scratch = &mut scratch.0;
+    let mut accs = [[[0i32; 4]; BLOCK_PAIRS]; 2];
+    let [acc_a, acc_b] = &mut accs;
     let stage = &args.output_stage;
+    let pairs = out_c / 2;
+    // Channel pairs `first..first + n` of each block, with their weights.
+    let blocks = (0..pairs).step_by(BLOCK_PAIRS).map(|first| {
+        let n = (pairs - first).min(BLOCK_PAIRS);
+        (first, n, from(args.weights, 2 * first * k))
+    });
+    let geometry = Geometry::new(args.input, args.input_shape, args.input_zero_point, args.window)?;
     let pl = pair_len(k);
     if args.pool_2x2 {
         let (top, bottom) = scratch
@@ -191,31 +119,28 @@ pub(crate) fn conv2d_with<E: MacEngine>(
         for (py, out_row) in output.chunks_exact_mut(row_len).enumerate() {
             for (px, out_px) in out_row.chunks_exact_mut(out_c).enumerate() {
                 let (y, x) = (2 * py, 2 * px);
-                gather_pair::<E>(args, (y, x), Some((y, x + 1)), top)?;
-                gather_pair::<E>(args, (y + 1, x), Some((y + 1, x + 1)), bottom)?;
-                let max4 = |a: i32, b: i32, c: i32, d: i32| a.max(b).max(c.max(d));
-                let mut rows = (0..)
-                    .map_while(|j| weight_row(args.weights, k, j))
-                    .zip(args.channels.iter());
-                for outs in out_px.chunks_mut(2) {
-                    match outs {
-                        [o0, o1] => {
-                            let (Some((w0, c0)), Some((w1, c1))) = (rows.next(), rows.next()) else {
-                                return Err(Error::Internal);
-                            };
-                            let [a0, a1, b0, b1] = E::tile_2x2(top, w0, w1);
-                            let [e0, e1, f0, f1] = E::tile_2x2(bottom, w0, w1);
-                            *o0 = finish(stage, c0, max4(a0, b0, e0, f0));
-                            *o1 = finish(stage, c1, max4(a1, b1, e1, f1));
+                geometry.gather_pair::<E>((y, x), Some((y, x + 1)), top)?;
+                geometry.gather_pair::<E>((y + 1, x), Some((y + 1, x + 1)), bottom)?;
+                let mut outs = out_px.chunks_exact_mut(2);
+                for (first, n, block) in blocks.clone() {
+                    let (t, b) = (acc_a.get_mut(..n), acc_b.get_mut(..n));
+                    let (Some(t), Some(b)) = (t, b) else {
+                        return Err(Error::Internal);
+                    };
+                    E::tile_2x2_rows(top, block, k, k, t);
+                    E::tile_2x2_rows(bottom, block, k, k, b);
+                    for (((j, t), b), o) in (2 * first..).step_by(2).zip(t.iter()).zip(b.iter()).zip(&mut outs) {
+                        if let [o0, o1] = o {
+                            *o0 = finish(stage, channel(j)?, max4(t[0], t[2], b[0], b[2]));
+                            *o1 = finish(stage, channel(j + 1)?, max4(t[1], t[3], b[1], b[3]));
                         }
-                        [o] => {
-                            let (wr, c) = rows.next().ok_or(Error::Internal)?;
-                            let [a, b] = E::tile_2x1(top, wr);
-                            let [e, f] = E::tile_2x1(bottom, wr);
-                            *o = finish(stage, c, max4(a, b, e, f));
-                        }
-                        _ => {}
                     }
+                }
+                if let [o] = outs.into_remainder() {
+                    let (wr, c) = single(out_c - 1)?;
+                    let [a, b] = E::tile_2x1(top, wr);
+                    let [e, f] = E::tile_2x1(bottom, wr);
+                    *o = finish(stage, c, max4(a, b, e, f));
                 }
             }
         }
@@ -227,22 +152,17 @@ pub(crate) fn conv2d_with<E: MacEngine>(
         for (pair, out_px) in out_row.chunks_mut(pair_c).enumerate() {
             let ox = 2 * pair;
             let (px_a, px_b) = out_px.split_at_mut_checked(out_c).ok_or(Error::Internal)?;
-            let mut rows = (0..)
-                .map_while(|j| weight_row(args.weights, k, j))
-                .zip(args.channels.iter());
             if px_b.is_empty() {
-                gather_pair::<E>(args, (oy, ox), None, pp)?;
-                for outs in px_a.chunks_mut(2) {
+                geometry.gather_pair::<E>((oy, ox), None, pp)?;
+                for (j, outs) in (0..).step_by(2).zip(px_a.chunks_mut(2)) {
                     match outs {
                         [o0, o1] => {
-                            let (Some((w0, c0)), Some((w1, c1))) = (rows.next(), rows.next()) else {
-                                return Err(Error::Internal);
-                            };
+                            let ((w0, c0), (w1, c1)) = (single(j)?, single(j + 1)?);
                             let [a0, a1] = E::tile_1x2(pp, w0, w1);
                             (*o0, *o1) = (finish(stage, c0, a0), finish(stage, c1, a1));
                         }
                         [o] => {
-                            let (wr, c) = rows.next().ok_or(Error::Internal)?;
+                            let (wr, c) = single(j)?;
                             *o = finish(stage, c, E::tile_1x1(pp, wr));
                         }
                         _ => {}
@@ -250,24 +170,24 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                 }
                 continue;
             }
-            gather_pair::<E>(args, (oy, ox), Some((oy, ox + 1)), pp)?;
-            for (outs_a, outs_b) in px_a.chunks_mut(2).zip(px_b.chunks_mut(2)) {
-                match (outs_a, outs_b) {
-                    ([a0, a1], [b0, b1]) => {
-                        let (Some((w0, c0)), Some((w1, c1))) = (rows.next(), rows.next()) else {
-                            return Err(Error::Internal);
-                        };
-                        let [t0, t1, t2, t3] = E::tile_2x2(pp, w0, w1);
-                        (*a0, *a1) = (finish(stage, c0, t0), finish(stage, c1, t1));
-                        (*b0, *b1) = (finish(stage, c0, t2), finish(stage, c1, t3));
+            geometry.gather_pair::<E>((oy, ox), Some((oy, ox + 1)), pp)?;
+            let (mut outs_a, mut outs_b) = (px_a.chunks_exact_mut(2), px_b.chunks_exact_mut(2));
+            for (first, n, block) in blocks.clone() {
+                let t = acc_a.get_mut(..n).ok_or(Error::Internal)?;
+                E::tile_2x2_rows(pp, block, k, k, t);
+                let outs = (&mut outs_a).zip(&mut outs_b);
+                for ((j, t), (oa, ob)) in (2 * first..).step_by(2).zip(t.iter()).zip(outs) {
+                    if let ([a0, a1], [b0, b1]) = (oa, ob) {
+                        let (c0, c1) = (channel(j)?, channel(j + 1)?);
+                        (*a0, *a1) = (finish(stage, c0, t[0]), finish(stage, c1, t[1]));
+                        (*b0, *b1) = (finish(stage, c0, t[2]), finish(stage, c1, t[3]));
                     }
-                    ([a], [b]) => {
-                        let (wr, c) = rows.next().ok_or(Error::Internal)?;
-                        let [t0, t1] = E::tile_2x1(pp, wr);
-                        (*a, *b) = (finish(stage, c, t0), finish(stage, c, t1));
-                    }
-                    _ => return Err(Error::Internal),
                 }
+            }
+            if let ([a], [b]) = (outs_a.into_remainder(), outs_b.into_remainder()) {
+                let (wr, c) = single(out_c - 1)?;
+                let [t0, t1] = E::tile_2x1(pp, wr);
+                (*a, *b) = (finish(stage, c, t0), finish(stage, c, t1));
             }
         }
     }
@@ -381,7 +301,13 @@ mod tests {
                 height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize
                     + 1,
                 width: (ins.width + (win.pad_left + win.pad_right) as usize - kw as usize) / win.stride_w as usize + 1,
-                channels: rng.range(1, 9) as usize,
+                // Every 25th case has more output channels than one block
+                // of accumulators (BLOCK_PAIRS pairs), odd counts included.
+                channels: if case % 25 == 2 {
+                    rng.range(2 * BLOCK_PAIRS as i64 + 1, 3 * BLOCK_PAIRS as i64) as usize
+                } else {
+                    rng.range(1, 9) as usize
+                },
             };
             let pool_2x2 = want_pool && outs.height >= 2 && outs.width >= 2;
             let x = rng.vec_i8(ins.len(), Rng::activation);

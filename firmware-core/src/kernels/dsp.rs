@@ -7,7 +7,7 @@
 //! with the `dsp` feature, and plain-Rust models of the same instructions
 //! everywhere else, so the algorithm is tested bit-exactly on the host and
 //! the QEMU parity check proves the instructions behave as modelled.
-use super::mac::{from as tail, MacEngine};
+use super::mac::{from as tail, padded, tile_2x2_rows_from, MacEngine};
 use super::portable::Portable;
 
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
@@ -110,6 +110,90 @@ mod insn {
         [a0, a1, b0, b1]
     }
 
+    /// [`tile_2x2_groups`] for `out.len()` consecutive pairs of weight rows
+    /// (rows `stride` bytes apart, the first at `w`), each pair's four sums
+    /// stored to `out[p]`: the loop over channel pairs is in assembly too,
+    /// about 19 instructions per pair besides the group loop (its state
+    /// lives in a 24-byte stack frame, since the group loop needs every
+    /// register).
+    ///
+    /// Reads `16 · groups` bytes from `pp` and, for pair `p`, `4 · groups`
+    /// bytes at `w + 2p · stride` and at `w + (2p + 1) · stride`; the caller
+    /// checks that all of them lie inside `w`, that `groups ≥ 1`,
+    /// `out.len() ≥ 1`, and that `pp` is 4-byte aligned.
+    #[inline(always)]
+    pub fn tile_2x2_pairs(pp: &[i16], w: &[i8], stride: usize, groups: usize, out: &mut [[i32; 4]]) {
+        // SAFETY: the wrapper in the parent module checked the lengths (every
+        // load stays inside `pp` and `w`, the stores inside `out`), the
+        // counts and the alignment of `pp`. The stack frame and r6, r7 are
+        // restored before the block ends.
+        unsafe {
+            asm!(
+                "push {{r6, r7}}",
+                "sub sp, sp, #24",
+                "str r4, [sp]",
+                "str r8, [sp, #4]",
+                "str r9, [sp, #8]",
+                "str r11, [sp, #12]",
+                "str r10, [sp, #16]",
+                "3:",
+                "str r5, [sp, #20]",
+                "ldr r4, [sp]",
+                "ldr r8, [sp, #4]",
+                "add r8, r5, r8",
+                "ldr r9, [sp, #8]",
+                "movs r0, #0",
+                "movs r1, #0",
+                "movs r2, #0",
+                "movs r3, #0",
+                "2:",
+                "ldr r10, [r5], #4",
+                "ldr r11, [r8], #4",
+                "ldrd r6, r7, [r4], #8",
+                "sxtb16 r12, r10",
+                "sxtb16 lr, r11",
+                "sxtb16 r10, r10, ror #8",
+                "sxtb16 r11, r11, ror #8",
+                "smlad r0, r6, r12, r0",
+                "smlad r1, r6, lr, r1",
+                "smlad r0, r7, r10, r0",
+                "smlad r1, r7, r11, r1",
+                "ldrd r6, r7, [r4], #8",
+                "smlad r2, r6, r12, r2",
+                "smlad r3, r6, lr, r3",
+                "smlad r2, r7, r10, r2",
+                "smlad r3, r7, r11, r3",
+                "subs r9, r9, #1",
+                "bne 2b",
+                "ldr r10, [sp, #16]",
+                "stmia r10!, {{r0, r1, r2, r3}}",
+                "str r10, [sp, #16]",
+                "ldr r5, [sp, #20]",
+                "ldr r8, [sp, #4]",
+                "add r5, r5, r8, lsl #1",
+                "ldr r11, [sp, #12]",
+                "subs r11, r11, #1",
+                "str r11, [sp, #12]",
+                "bne 3b",
+                "add sp, sp, #24",
+                "pop {{r6, r7}}",
+                // Explicit registers, as in `tile_2x2_groups`.
+                inout("r4") pp.as_ptr() => _,
+                inout("r5") w.as_ptr() => _,
+                inout("r8") stride => _,
+                inout("r9") groups => _,
+                inout("r10") out.as_mut_ptr() => _,
+                inout("r11") out.len() => _,
+                out("r0") _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                out("r12") _,
+                out("lr") _,
+            );
+        }
+    }
+
     /// `SMLAD r, a, b, acc`: `acc + a.lo·b.lo + a.hi·b.hi` (signed halfwords).
     #[inline(always)]
     pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
@@ -164,6 +248,14 @@ mod insn {
         groups.fold(acc, |acc, ((p, c0), c1)| {
             super::group_2x2(acc, p, super::word(c0), super::word(c1))
         })
+    }
+
+    /// Model of the hand-written pair loop: [`tile_2x2_groups`] per row pair.
+    pub fn tile_2x2_pairs(pp: &[i16], w: &[i8], stride: usize, groups: usize, out: &mut [[i32; 4]]) {
+        for (p, acc) in out.iter_mut().enumerate() {
+            let row = |j: usize| w.get(j * stride..).unwrap_or(&[]);
+            *acc = tile_2x2_groups([0; 4], pp, row(2 * p), row(2 * p + 1), groups);
+        }
     }
 
     /// Model of `SMLAD` (wrapping, as the hardware; validation rules out overflow).
@@ -271,7 +363,7 @@ impl MacEngine for Dsp {
         let mut acc = [0i32; 4];
         let full = (w0.len().min(w1.len()) / 4).min(pp.len() / 8);
         if full > 0 {
-            if pp.as_ptr() as usize % 4 == 0 {
+            if (pp.as_ptr() as usize).is_multiple_of(4) {
                 acc = insn::tile_2x2_groups(acc, pp, w0, w1, full);
             } else {
                 // A misaligned patch (never from the kernels' aligned scratch).
@@ -289,11 +381,36 @@ impl MacEngine for Dsp {
     }
 
     #[inline(always)]
+    fn tile_2x2_rows(pp: &[i16], weights: &[i8], stride: usize, k: usize, out: &mut [[i32; 4]]) {
+        let groups = padded(k) / 4;
+        // Pairs whose two rows can be read whole groups long: pair p reads
+        // up to (2p + 1)·stride + 4·groups bytes.
+        let fast = if groups > 0 && stride > 0 && pp.len() >= 8 * groups && (pp.as_ptr() as usize).is_multiple_of(4) {
+            weights
+                .len()
+                .checked_sub(stride.saturating_add(4 * groups))
+                .and_then(|room| room.checked_div(stride.saturating_mul(2)))
+                .map_or(0, |q| q.saturating_add(1))
+                .min(out.len())
+        } else {
+            0
+        };
+        let Some((head, rest)) = out.split_at_mut_checked(fast) else {
+            return;
+        };
+        if !head.is_empty() {
+            insn::tile_2x2_pairs(pp, weights, stride, groups, head);
+        }
+        tile_2x2_rows_from::<Self>(pp, weights, stride, k, fast, rest);
+    }
+
+    #[inline(always)]
     fn tile_1x2(pp: &[i16], w0: &[i8], w1: &[i8]) -> [i32; 2] {
         let mut acc = [0i32; 2];
-        let (q0, q1) = (w0.chunks_exact(4), w1.chunks_exact(4));
+        // Array chunks: no divide-by-zero panic path where LLVM does not inline.
+        let ((q0, _), (q1, _)) = (w0.as_chunks::<4>(), w1.as_chunks::<4>());
         let full = q0.len().min(q1.len());
-        for ((c0, c1), p) in q0.zip(q1).zip(pp.chunks_exact(8)) {
+        for ((c0, c1), p) in q0.iter().zip(q1).zip(pp.as_chunks::<8>().0) {
             acc = group_1x2(acc, p, word(c0), word(c1));
         }
         let (r0, r1) = (tail(w0, 4 * full), tail(w1, 4 * full));

@@ -92,6 +92,18 @@ pub trait MacEngine {
         Self::tile_1x2(pp, w, w)[0]
     }
 
+    /// One [`MacEngine::tile_2x2`] per pair of consecutive weight rows:
+    /// `out[p] = tile_2x2(pp, row(2p), row(2p + 1))` for every `p <
+    /// out.len()`, where `row(j)` (see [`strided_row`]) is the `k` values at
+    /// `weights[j · stride..]`, extended up to [`padded`]`(k)` by the bytes
+    /// that follow where `weights` has them. The kernels call this once per
+    /// pixel pair for a whole block of output channels, so an engine can keep
+    /// the per-tile set-up out of the loop.
+    #[inline(always)]
+    fn tile_2x2_rows(pp: &[i16], weights: &[i8], stride: usize, k: usize, out: &mut [[i32; 4]]) {
+        tile_2x2_rows_from::<Self>(pp, weights, stride, k, 0, out);
+    }
+
     /// `[Σ (x[i] + offset)·w0[i], Σ (x[i] + offset)·w1[i]]` straight from `i8`
     /// input (no patch; fully connected layers, any length), over the common
     /// length of `x`, `w0` and `w1` (`|offset| ≤ 255`).
@@ -102,4 +114,31 @@ pub trait MacEngine {
 #[inline(always)]
 pub(crate) fn from<T>(s: &[T], start: usize) -> &[T] {
     s.get(start..).unwrap_or(&[])
+}
+
+/// Row `j` of a weight matrix with rows `stride` values apart: the `k`
+/// values at `weights[j · stride..]` and the bytes that follow up to
+/// [`padded`]`(k)`, cut at the end of `weights` (empty past it).
+#[inline(always)]
+pub fn strided_row(weights: &[i8], stride: usize, k: usize, j: usize) -> &[i8] {
+    let start = j.saturating_mul(stride);
+    let rest = from(weights, start);
+    rest.get(..padded(k).min(rest.len())).unwrap_or(&[])
+}
+
+/// [`MacEngine::tile_2x2_rows`] one tile at a time, for the row pairs
+/// `first_pair..first_pair + out.len()`.
+#[inline(always)]
+pub(crate) fn tile_2x2_rows_from<E: MacEngine + ?Sized>(
+    pp: &[i16],
+    weights: &[i8],
+    stride: usize,
+    k: usize,
+    first_pair: usize,
+    out: &mut [[i32; 4]],
+) {
+    for (p, acc) in (first_pair..).zip(out.iter_mut()) {
+        let row = |j: usize| strided_row(weights, stride, k, j);
+        *acc = E::tile_2x2(pp, row(2 * p), row(2 * p + 1));
+    }
 }

@@ -7,6 +7,7 @@ pub mod attribute_head;
 pub mod avg_pool;
 pub mod concat_conv1x1;
 pub mod conv2d;
+mod conv_gather;
 pub mod dot;
 pub mod dsp;
 pub mod fully_connected;

@@ -67,3 +67,40 @@ pub fn requant_at(multipliers: &[u8], shifts: &[u8], j: usize) -> Option<(i32, i
     let m = multipliers.get(4 * j..4 * j + 4).map(le_i32)?;
     Some((m, i32::from(*shifts.get(j)? as i8)))
 }
+
+/// Output channels whose parameters a kernel decodes once per op, into a
+/// stack array; wider layers decode the others on each use.
+pub const CACHED_CHANNELS: usize = 64;
+
+/// Per-channel values (a [`Channel`], requantisation pairs…) decoded from
+/// blob bytes once per op for the first [`CACHED_CHANNELS`] channels, and on
+/// each use for the others.
+pub struct Cached<T, F> {
+    items: [T; CACHED_CHANNELS],
+    len: usize,
+    decode: F,
+}
+
+impl<T: Copy + Default, F: Fn(usize) -> Option<T>> Cached<T, F> {
+    /// Decodes channels `0..min(count, CACHED_CHANNELS)`; `None` when one of
+    /// them does not decode.
+    #[inline(always)]
+    pub fn new(count: usize, decode: F) -> Option<Self> {
+        let mut items = [T::default(); CACHED_CHANNELS];
+        let len = count.min(CACHED_CHANNELS);
+        for (j, slot) in items.iter_mut().enumerate().take(len) {
+            *slot = decode(j)?;
+        }
+        Some(Cached { items, len, decode })
+    }
+
+    /// Channel `j` (`None` when it does not decode).
+    #[inline(always)]
+    pub fn get(&self, j: usize) -> Option<T> {
+        if j < self.len {
+            self.items.get(j).copied()
+        } else {
+            (self.decode)(j)
+        }
+    }
+}

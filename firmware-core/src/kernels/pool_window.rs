@@ -1,6 +1,6 @@
 //! The window walk shared by max and average pooling: for every output
 //! pixel, the rectangle of valid (non-padded) input positions under it.
-use super::conv2d::valid_taps;
+use super::conv_gather::valid_taps;
 use super::Shape;
 use crate::format::Window;
 use crate::Error;
