@@ -16,8 +16,8 @@
 //! only bytes of input pixels that were already read.
 use super::dot::{gather, PatchScratch, MAX_PATCH};
 use super::mac::{from, pair_len, strided_row, MacEngine};
-use super::params::{requant_at, Cached, Channel, ChannelParams, CACHED_CHANNELS};
-use super::requant::multiply_by_quantized_multiplier;
+use super::params::{requant_at, Blocks, Channel, ChannelParams, CACHED_CHANNELS};
+use super::requant::{mbqm, takes_fast_path};
 use super::simd_dispatch::with_best_simd;
 use super::{Native, OutputStage};
 use crate::Error;
@@ -108,21 +108,19 @@ pub(crate) fn run<E: MacEngine>(
     let (ppa, ppb) = halves(scratch, pair_len(ca), pair_len(cb)).ok_or(Error::Internal)?;
     let pixels = args.b.len() / cb;
     let stage = &args.output_stage;
-    let finish = |(ch, (mb, sb)): (Channel, (i32, i32)), dot_a: i32, dot_b: i32| {
-        let ya = multiply_by_quantized_multiplier(ch.bias.wrapping_add(dot_a), ch.multiplier, ch.shift);
-        let yb = multiply_by_quantized_multiplier(dot_b, mb, sb);
-        stage.finish(ya.saturating_add(yb))
-    };
     // Each output channel's parameters, decoded from the blob's bytes once
-    // per op (not once per pixel pair) for the first CACHED_CHANNELS.
-    let params = Cached::new(oc, |j| {
+    // per op (not once per pixel pair) for up to CACHED_CHANNELS channels.
+    let decode = |j: usize| {
         Some((
             args.channels_a.get(j)?,
             requant_at(args.multipliers_b, args.shifts_b, j)?,
         ))
-    })
-    .ok_or(Error::Internal)?;
-    let param = |j: usize| params.get(j).ok_or(Error::Internal);
+    };
+    // One check per op instead of two branches per output.
+    let fast = (0..oc).all(|j| {
+        decode(j).is_some_and(|(a, (mb, sb))| takes_fast_path(a.multiplier, a.shift) && takes_fast_path(mb, sb))
+    });
+    let mut params = Blocks::new(decode);
     let mut accs = [[[0i32; 4]; BLOCK_PAIRS]; 2];
     let [acc_a, acc_b] = &mut accs;
     let pairs = oc / 2;
@@ -157,7 +155,7 @@ pub(crate) fn run<E: MacEngine>(
         let (out0, out1) = out.split_at_mut_checked(oc).ok_or(Error::Internal)?;
         // Output channels two at a time (each patch word feeds both), a
         // block of tiles per side before any requantisation.
-        let (mut outs0, mut outs1) = (out0.chunks_exact_mut(2), out1.chunks_exact_mut(2));
+        let ((outs0, odd0), (outs1, odd1)) = (out0.as_chunks_mut::<2>(), out1.as_chunks_mut::<2>());
         for block in (0..pairs).step_by(BLOCK_PAIRS) {
             let n = (pairs - block).min(BLOCK_PAIRS);
             let (ta, tb) = (acc_a.get_mut(..n), acc_b.get_mut(..n));
@@ -167,30 +165,69 @@ pub(crate) fn run<E: MacEngine>(
             let skip = 2 * block * ca_cb;
             E::tile_2x2_rows(ppa, from(args.weights, skip), ca_cb, ca, ta);
             E::tile_2x2_rows(ppb, from(weights_b, skip), ca_cb, cb, tb);
-            for ((j, (ta, tb)), o0) in (2 * block..).step_by(2).zip(ta.iter().zip(tb.iter())).zip(&mut outs0) {
-                let (q0, q1) = (param(j)?, param(j + 1)?);
-                if let [o0, o1] = o0 {
-                    (*o0, *o1) = (finish(q0, ta[0], tb[0]), finish(q1, ta[1], tb[1]));
-                }
-                if let Some([o2, o3]) = outs1.next() {
-                    (*o2, *o3) = (finish(q0, ta[2], tb[2]), finish(q1, ta[3], tb[3]));
+            let channels = params.get(2 * block, 2 * n, oc).ok_or(Error::Internal)?;
+            let outs = outs0.get_mut(block..block + n).ok_or(Error::Internal)?;
+            let tiles = (&*ta, &*tb);
+            // Pixel 0 from sums 0, 1 of each tile, pixel 1 from sums 2, 3.
+            if fast {
+                emit::<true, 0>(stage, channels, tiles, outs);
+            } else {
+                emit::<false, 0>(stage, channels, tiles, outs);
+            }
+            if let Some(outs) = outs1.get_mut(block..block + n) {
+                if fast {
+                    emit::<true, 2>(stage, channels, tiles, outs);
+                } else {
+                    emit::<false, 2>(stage, channels, tiles, outs);
                 }
             }
         }
-        if let [o0] = outs0.into_remainder() {
+        if let [o0] = odd0 {
             let j = oc - 1;
             let row = strided_row(args.weights, ca_cb, ca_cb, j);
             let (wa, wb) = split_row(row.get(..ca_cb).unwrap_or(row), ca)?;
-            let q = param(j)?;
+            let q = decode(j).ok_or(Error::Internal)?;
             let [a0, a1] = E::tile_2x1(ppa, wa);
             let [b0, b1] = E::tile_2x1(ppb, wb);
-            *o0 = finish(q, a0, b0);
-            if let [o1] = outs1.into_remainder() {
-                *o1 = finish(q, a1, b1);
+            *o0 = finish::<false>(stage, &q, a0, b0);
+            if let [o1] = odd1 {
+                *o1 = finish::<false>(stage, &q, a1, b1);
             }
         }
     }
     Ok(())
+}
+
+/// A channel's bias and `a`-side requantisation, and its `b`-side
+/// multiplier and shift.
+type ChannelPair = (Channel, (i32, i32));
+
+/// `clamp(zp_out + MBQM(bias + dot_a, M_a, sh_a) + MBQM(dot_b, M_b, sh_b))`;
+/// `FAST` when every channel of the op [`takes_fast_path`] on both sides.
+#[inline(always)]
+fn finish<const FAST: bool>(stage: &OutputStage, (ch, (mb, sb)): &ChannelPair, dot_a: i32, dot_b: i32) -> i8 {
+    let ya = mbqm::<FAST>(ch.bias.wrapping_add(dot_a), ch.multiplier, ch.shift);
+    let yb = mbqm::<FAST>(dot_b, *mb, *sb);
+    stage.finish(ya.saturating_add(yb))
+}
+
+/// One pixel's outputs for a block of channel pairs: sums `AT`, `AT + 1` of
+/// each `a`-side and `b`-side tile (`AT` = 0 for pixel 0, 2 for pixel 1).
+#[inline(always)]
+fn emit<const FAST: bool, const AT: usize>(
+    stage: &OutputStage,
+    channels: &[ChannelPair],
+    (ta, tb): (&[[i32; 4]], &[[i32; 4]]),
+    outs: &mut [[i8; 2]],
+) {
+    let (channels, _) = channels.as_chunks::<2>();
+    for (((ta, tb), [q0, q1]), [o0, o1]) in ta.iter().zip(tb).zip(channels).zip(outs) {
+        let (a, b) = (ta.get(AT..AT + 2), tb.get(AT..AT + 2));
+        if let (Some(&[a0, a1]), Some(&[b0, b1])) = (a, b) {
+            *o0 = finish::<FAST>(stage, q0, a0, b0);
+            *o1 = finish::<FAST>(stage, q1, a1, b1);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@
 use super::conv_gather::Geometry;
 use super::dot::{weight_row, PatchScratch, MAX_PATCH};
 use super::mac::{from, pair_len, MacEngine};
-use super::params::{Cached, Channel, ChannelParams, CACHED_CHANNELS};
-use super::requant::multiply_by_quantized_multiplier;
+use super::params::{Blocks, Channel, ChannelParams, CACHED_CHANNELS};
+use super::requant::{mbqm, takes_fast_path};
 use super::simd_dispatch::with_best_simd;
 use super::{Native, OutputStage, Shape};
 use crate::format::Window;
@@ -50,14 +50,42 @@ pub struct Conv2dArgs<'a> {
 
 pub use crate::limits::MAX_POOLED_PATCH;
 
-/// Requantises one accumulator (bias included) of channel `ch`.
+/// Requantises one accumulator (bias included) of channel `ch`; `FAST`
+/// when every channel of the op [`takes_fast_path`].
 #[inline(always)]
-fn finish(stage: &OutputStage, ch: Channel, acc: i32) -> i8 {
-    stage.finish(multiply_by_quantized_multiplier(
-        ch.bias.wrapping_add(acc),
-        ch.multiplier,
-        ch.shift,
-    ))
+fn finish<const FAST: bool>(stage: &OutputStage, ch: &Channel, acc: i32) -> i8 {
+    stage.finish(mbqm::<FAST>(ch.bias.wrapping_add(acc), ch.multiplier, ch.shift))
+}
+
+/// Pooled outputs of a block of channel pairs: the requantised maximum of
+/// each pair's top and bottom tiles (pixels 0, 1 of each).
+#[inline(always)]
+fn emit_pooled<const FAST: bool>(
+    stage: &OutputStage,
+    channels: &[Channel],
+    (top, bottom): (&[[i32; 4]], &[[i32; 4]]),
+    outs: &mut [[i8; 2]],
+) {
+    let (channels, _) = channels.as_chunks::<2>();
+    for (((t, b), [c0, c1]), [o0, o1]) in top.iter().zip(bottom).zip(channels).zip(outs) {
+        *o0 = finish::<FAST>(stage, c0, max4(t[0], t[2], b[0], b[2]));
+        *o1 = finish::<FAST>(stage, c1, max4(t[1], t[3], b[1], b[3]));
+    }
+}
+
+/// Outputs of two pixels `a`, `b` for a block of channel pairs.
+#[inline(always)]
+fn emit_pair<const FAST: bool>(
+    stage: &OutputStage,
+    channels: &[Channel],
+    tiles: &[[i32; 4]],
+    (outs_a, outs_b): (&mut [[i8; 2]], &mut [[i8; 2]]),
+) {
+    let (channels, _) = channels.as_chunks::<2>();
+    for (((t, [c0, c1]), [a0, a1]), [b0, b1]) in tiles.iter().zip(channels).zip(outs_a).zip(outs_b) {
+        (*a0, *a1) = (finish::<FAST>(stage, c0, t[0]), finish::<FAST>(stage, c1, t[1]));
+        (*b0, *b1) = (finish::<FAST>(stage, c0, t[2]), finish::<FAST>(stage, c1, t[3]));
+    }
 }
 
 /// Runs the convolution into `output` (`output_shape.len()` values; the
@@ -92,11 +120,15 @@ pub(crate) fn conv2d_with<E: MacEngine>(
     let out_c = nonzero(output_shape.channels)?;
     let row_len = nonzero(output_shape.width * out_c)?;
     let pair_c = nonzero(out_c.checked_mul(2).ok_or(Error::Internal)?)?;
-    let params = Cached::new(out_c, |j| args.channels.get(j)).ok_or(Error::Internal)?;
-    let channel = |j: usize| params.get(j).ok_or(Error::Internal);
+    let mut params = Blocks::new(|j| args.channels.get(j));
+    // One check per op instead of one branch per output.
+    let fast = args.channels.iter().all(|c| takes_fast_path(c.multiplier, c.shift));
     // Channel j's weight row and parameters, one at a time (the last channel
     // of an odd count; a last pixel of an odd width).
-    let single = |j: usize| Ok::<_, Error>((weight_row(args.weights, k, j).ok_or(Error::Internal)?, channel(j)?));
+    let single = |j: usize| {
+        let row = weight_row(args.weights, k, j).ok_or(Error::Internal)?;
+        Ok::<_, Error>((row, args.channels.get(j).ok_or(Error::Internal)?))
+    };
     let mut scratch = PatchScratch::<{ 2 * MAX_PATCH }>::new();
     let scratch = &mut scratch.0;
     let mut accs = [[[0i32; 4]; BLOCK_PAIRS]; 2];
@@ -121,7 +153,7 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                 let (y, x) = (2 * py, 2 * px);
                 geometry.gather_pair::<E>((y, x), Some((y, x + 1)), top)?;
                 geometry.gather_pair::<E>((y + 1, x), Some((y + 1, x + 1)), bottom)?;
-                let mut outs = out_px.chunks_exact_mut(2);
+                let (outs, odd) = out_px.as_chunks_mut::<2>();
                 for (first, n, block) in blocks.clone() {
                     let (t, b) = (acc_a.get_mut(..n), acc_b.get_mut(..n));
                     let (Some(t), Some(b)) = (t, b) else {
@@ -129,18 +161,19 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                     };
                     E::tile_2x2_rows(top, block, k, k, t);
                     E::tile_2x2_rows(bottom, block, k, k, b);
-                    for (((j, t), b), o) in (2 * first..).step_by(2).zip(t.iter()).zip(b.iter()).zip(&mut outs) {
-                        if let [o0, o1] = o {
-                            *o0 = finish(stage, channel(j)?, max4(t[0], t[2], b[0], b[2]));
-                            *o1 = finish(stage, channel(j + 1)?, max4(t[1], t[3], b[1], b[3]));
-                        }
+                    let channels = params.get(2 * first, 2 * n, out_c).ok_or(Error::Internal)?;
+                    let outs = outs.get_mut(first..first + n).ok_or(Error::Internal)?;
+                    if fast {
+                        emit_pooled::<true>(stage, channels, (t, b), outs);
+                    } else {
+                        emit_pooled::<false>(stage, channels, (t, b), outs);
                     }
                 }
-                if let [o] = outs.into_remainder() {
+                if let [o] = odd {
                     let (wr, c) = single(out_c - 1)?;
                     let [a, b] = E::tile_2x1(top, wr);
                     let [e, f] = E::tile_2x1(bottom, wr);
-                    *o = finish(stage, c, max4(a, b, e, f));
+                    *o = finish::<false>(stage, &c, max4(a, b, e, f));
                 }
             }
         }
@@ -159,11 +192,11 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                         [o0, o1] => {
                             let ((w0, c0), (w1, c1)) = (single(j)?, single(j + 1)?);
                             let [a0, a1] = E::tile_1x2(pp, w0, w1);
-                            (*o0, *o1) = (finish(stage, c0, a0), finish(stage, c1, a1));
+                            (*o0, *o1) = (finish::<false>(stage, &c0, a0), finish::<false>(stage, &c1, a1));
                         }
                         [o] => {
                             let (wr, c) = single(j)?;
-                            *o = finish(stage, c, E::tile_1x1(pp, wr));
+                            *o = finish::<false>(stage, &c, E::tile_1x1(pp, wr));
                         }
                         _ => {}
                     }
@@ -171,23 +204,25 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                 continue;
             }
             geometry.gather_pair::<E>((oy, ox), Some((oy, ox + 1)), pp)?;
-            let (mut outs_a, mut outs_b) = (px_a.chunks_exact_mut(2), px_b.chunks_exact_mut(2));
+            let ((outs_a, odd_a), (outs_b, odd_b)) = (px_a.as_chunks_mut::<2>(), px_b.as_chunks_mut::<2>());
             for (first, n, block) in blocks.clone() {
                 let t = acc_a.get_mut(..n).ok_or(Error::Internal)?;
                 E::tile_2x2_rows(pp, block, k, k, t);
-                let outs = (&mut outs_a).zip(&mut outs_b);
-                for ((j, t), (oa, ob)) in (2 * first..).step_by(2).zip(t.iter()).zip(outs) {
-                    if let ([a0, a1], [b0, b1]) = (oa, ob) {
-                        let (c0, c1) = (channel(j)?, channel(j + 1)?);
-                        (*a0, *a1) = (finish(stage, c0, t[0]), finish(stage, c1, t[1]));
-                        (*b0, *b1) = (finish(stage, c0, t[2]), finish(stage, c1, t[3]));
-                    }
+                let channels = params.get(2 * first, 2 * n, out_c).ok_or(Error::Internal)?;
+                let (a, b) = (outs_a.get_mut(first..first + n), outs_b.get_mut(first..first + n));
+                let (Some(a), Some(b)) = (a, b) else {
+                    return Err(Error::Internal);
+                };
+                if fast {
+                    emit_pair::<true>(stage, channels, t, (a, b));
+                } else {
+                    emit_pair::<false>(stage, channels, t, (a, b));
                 }
             }
-            if let ([a], [b]) = (outs_a.into_remainder(), outs_b.into_remainder()) {
+            if let ([a], [b]) = (odd_a, odd_b) {
                 let (wr, c) = single(out_c - 1)?;
                 let [t0, t1] = E::tile_2x1(pp, wr);
-                (*a, *b) = (finish(stage, c, t0), finish(stage, c, t1));
+                (*a, *b) = (finish::<false>(stage, &c, t0), finish::<false>(stage, &c, t1));
             }
         }
     }

@@ -35,7 +35,8 @@ pub(crate) fn valid_taps(
 /// of `input_len` (empty when there are none).
 #[inline(always)]
 fn interior(stride: usize, pad_before: usize, kernel: usize, input_len: usize) -> Result<Range<usize>, Error> {
-    let lo = pad_before.checked_div(stride).ok_or(Error::Internal)? + usize::from(!pad_before.is_multiple_of(stride.max(1)));
+    let lo =
+        pad_before.checked_div(stride).ok_or(Error::Internal)? + usize::from(!pad_before.is_multiple_of(stride.max(1)));
     let hi = match (input_len + pad_before).checked_sub(kernel) {
         Some(last_start) => last_start.checked_div(stride).ok_or(Error::Internal)? + 1,
         None => 0,

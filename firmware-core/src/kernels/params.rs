@@ -73,34 +73,44 @@ pub fn requant_at(multipliers: &[u8], shifts: &[u8], j: usize) -> Option<(i32, i
 pub const CACHED_CHANNELS: usize = 64;
 
 /// Per-channel values (a [`Channel`], requantisation pairs…) decoded from
-/// blob bytes once per op for the first [`CACHED_CHANNELS`] channels, and on
-/// each use for the others.
-pub struct Cached<T, F> {
+/// blob bytes into a stack array a block of at most [`CACHED_CHANNELS`]
+/// channels at a time. A kernel asks for the block it is about to
+/// requantise; with at most [`CACHED_CHANNELS`] channels the first request
+/// decodes all of them and every later one is a lookup.
+pub struct Blocks<T, F> {
     items: [T; CACHED_CHANNELS],
+    first: usize,
     len: usize,
     decode: F,
 }
 
-impl<T: Copy + Default, F: Fn(usize) -> Option<T>> Cached<T, F> {
-    /// Decodes channels `0..min(count, CACHED_CHANNELS)`; `None` when one of
-    /// them does not decode.
+impl<T: Copy + Default, F: Fn(usize) -> Option<T>> Blocks<T, F> {
+    /// Nothing decoded yet; `decode(j)` gives channel `j`.
     #[inline(always)]
-    pub fn new(count: usize, decode: F) -> Option<Self> {
-        let mut items = [T::default(); CACHED_CHANNELS];
-        let len = count.min(CACHED_CHANNELS);
-        for (j, slot) in items.iter_mut().enumerate().take(len) {
-            *slot = decode(j)?;
+    pub fn new(decode: F) -> Self {
+        Blocks {
+            items: [T::default(); CACHED_CHANNELS],
+            first: 0,
+            len: 0,
+            decode,
         }
-        Some(Cached { items, len, decode })
     }
 
-    /// Channel `j` (`None` when it does not decode).
+    /// Channels `first..first + count` (`count ≤ CACHED_CHANNELS`), decoded
+    /// now unless the last decoded block holds them; `None` when one does
+    /// not decode or `count` is too large.
     #[inline(always)]
-    pub fn get(&self, j: usize) -> Option<T> {
-        if j < self.len {
-            self.items.get(j).copied()
-        } else {
-            (self.decode)(j)
+    pub fn get(&mut self, first: usize, count: usize, total: usize) -> Option<&[T]> {
+        let held = first >= self.first && first + count <= self.first + self.len;
+        if !held {
+            // Decode as far ahead as the array allows.
+            let len = total.saturating_sub(first).min(CACHED_CHANNELS);
+            for (j, slot) in (first..).zip(self.items.iter_mut().take(len)) {
+                *slot = (self.decode)(j)?;
+            }
+            (self.first, self.len) = (first, len);
         }
+        let at = first - self.first;
+        self.items.get(at..at + count)
     }
 }

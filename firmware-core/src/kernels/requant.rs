@@ -31,15 +31,41 @@ pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
 /// `shift` is clamped to `[-31, 30]` (validation rejects other values).
 #[inline(always)]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
-    // The common case of every requantisation: no left shift, and a
-    // multiplier that cannot meet SRDHM's one saturating input pair. Same
-    // result as the general path, in about half the instructions; the
+    // The common case of every requantisation takes the fast path; the
     // general path stays out of line so the kernels' loops stay small.
-    if (-31..=0).contains(&shift) && multiplier != i32::MIN {
-        let high = ((i64::from(x) * i64::from(multiplier) + (1i64 << 30)) >> 31) as i32;
-        return rounding_divide_by_pot(high, shift.unsigned_abs());
+    if takes_fast_path(multiplier, shift) {
+        return mbqm_fast(x, multiplier, shift);
     }
     mbqm_general(x, multiplier, shift)
+}
+
+/// True for the common case of every requantisation: no left shift, and a
+/// multiplier that cannot meet SRDHM's one saturating input pair. Then
+/// [`mbqm_fast`] equals [`multiply_by_quantized_multiplier`].
+#[inline(always)]
+pub fn takes_fast_path(multiplier: i32, shift: i32) -> bool {
+    (-31..=0).contains(&shift) && multiplier != i32::MIN
+}
+
+/// [`multiply_by_quantized_multiplier`] for a multiplier and shift that
+/// [`takes_fast_path`] accepts, in about half the instructions and without
+/// a branch on them (kernels check a whole op's channels once and then run
+/// a loop built on this). Other arguments give some value, not a panic.
+#[inline(always)]
+pub fn mbqm_fast(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let high = ((i64::from(x) * i64::from(multiplier) + (1i64 << 30)) >> 31) as i32;
+    rounding_divide_by_pot(high, shift.unsigned_abs())
+}
+
+/// `multiply_by_quantized_multiplier(x, multiplier, shift)`, through
+/// [`mbqm_fast`] when `FAST` (the caller has checked [`takes_fast_path`]).
+#[inline(always)]
+pub fn mbqm<const FAST: bool>(x: i32, multiplier: i32, shift: i32) -> i32 {
+    if FAST {
+        mbqm_fast(x, multiplier, shift)
+    } else {
+        multiply_by_quantized_multiplier(x, multiplier, shift)
+    }
 }
 
 /// [`multiply_by_quantized_multiplier`] for any shift and multiplier.
