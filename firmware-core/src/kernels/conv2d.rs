@@ -140,7 +140,7 @@ pub(crate) fn conv2d_with<E: MacEngine>(
         let n = (pairs - first).min(BLOCK_PAIRS);
         (first, n, from(args.weights, 2 * first * k))
     });
-    let geometry = Geometry::new(args.input, args.input_shape, args.input_zero_point, args.window)?;
+    let mut geometry = Geometry::new(args.input, args.input_shape, args.input_zero_point, args.window)?;
     let pl = pair_len(k);
     if args.pool_2x2 {
         let (top, bottom) = scratch

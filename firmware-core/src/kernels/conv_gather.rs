@@ -57,10 +57,17 @@ fn from_mut(s: &mut [i8], start: usize) -> &mut [i8] {
 
 /// Copies the first `n` values of `src` to `dst` in 4-byte words (single
 /// unaligned loads and stores on Cortex-M4), writing up to 3 values past
-/// `n` when `dst` has room; byte by byte when either side is too short for
-/// whole words.
+/// `n` (up to 11 when `n ≤ 12`) when `dst` has room; byte by byte when
+/// either side is too short for whole words.
 #[inline(always)]
 fn copy_spilling(dst: &mut [i8], src: &[i8], n: usize) {
+    if n <= 12 {
+        // The first layer's runs (3 × 3 channels): three fixed words.
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<12>(), src.first_chunk::<12>()) {
+            *d = *s;
+            return;
+        }
+    }
     let words = n.div_ceil(4);
     let (d, _) = dst.as_chunks_mut::<4>();
     let (s, _) = src.as_chunks::<4>();
@@ -87,6 +94,9 @@ pub(crate) struct Geometry<'a> {
     rows: Range<usize>,
     /// Output columns whose kernel taps are all inside the input.
     cols: Range<usize>,
+    /// Scratch for small patches' contiguous copy (zeroed once per op, not
+    /// once per pixel).
+    copy: [[i8; 4]; SMALL_PATCH / 4 + 1],
 }
 
 impl<'a> Geometry<'a> {
@@ -112,6 +122,7 @@ impl<'a> Geometry<'a> {
                 usize::from(w.kernel_w),
                 shape.width,
             )?,
+            copy: [[0; 4]; SMALL_PATCH / 4 + 1],
         })
     }
 
@@ -124,7 +135,7 @@ impl<'a> Geometry<'a> {
     /// Gathers output pixels `a` and (when given) `b` into the pair patch `pp`.
     #[inline(always)]
     pub(crate) fn gather_pair<E: MacEngine>(
-        &self,
+        &mut self,
         a: (usize, usize),
         b: Option<(usize, usize)>,
         pp: &mut [i16],
@@ -147,7 +158,12 @@ impl<'a> Geometry<'a> {
     /// The patch of an output pixel whose taps are all inside, as pixel
     /// `pixel` of `pp`: `kernel_h` runs of `kernel_w · channels` values.
     #[inline(always)]
-    fn gather_inside<E: MacEngine>(&self, (oy, ox): (usize, usize), pp: &mut [i16], pixel: usize) -> Result<(), Error> {
+    fn gather_inside<E: MacEngine>(
+        &mut self,
+        (oy, ox): (usize, usize),
+        pp: &mut [i16],
+        pixel: usize,
+    ) -> Result<(), Error> {
         let Shape {
             width: in_w,
             channels: in_c,
@@ -175,13 +191,15 @@ impl<'a> Geometry<'a> {
         if kh * span <= SMALL_PATCH {
             // Runs copied one after the other a word at a time; each copy may
             // spill up to 3 bytes past its run, which the next one overwrites.
-            let mut copy = [[0i8; 4]; SMALL_PATCH / 4 + 1];
             for r in 0..kh {
                 let start = base + r * row_stride;
-                let (dst, src) = (from_mut(copy.as_flattened_mut(), r * span), from(self.input, start));
+                let (dst, src) = (
+                    from_mut(self.copy.as_flattened_mut(), r * span),
+                    from(self.input, start),
+                );
                 copy_spilling(dst, src, span);
             }
-            let copy = copy.as_flattened().get(..kh * span).ok_or(Error::Internal)?;
+            let copy = self.copy.as_flattened().get(..kh * span).ok_or(Error::Internal)?;
             gather::<E>(pp, pixel, 0, copy, self.offset);
         } else {
             gather_spans::<E>(pp, pixel, (0..kh).map(|r| run(r).unwrap_or(&[])), self.offset);
