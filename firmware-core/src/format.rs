@@ -23,9 +23,11 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: [u8; 4] = *b"SMNq";
 /// The format version this crate writes (and the newest it reads).
 ///
-/// Version 2 added [`Op::Conv2dMaxPool`]; everything else is as in version
-/// 1, so version-1 blobs are read unchanged ([`MIN_FORMAT_VERSION`]).
-pub const FORMAT_VERSION: u16 = 2;
+/// Version 2 added [`Op::Conv2dMaxPool`]; version 3 added the one-scale
+/// [`ConcatConv1x1`] (an empty [`ConcatConv1x1::requant_b`]). Everything
+/// else is as in version 1, so older blobs are read unchanged
+/// ([`MIN_FORMAT_VERSION`]).
+pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format version this crate reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
 /// Size of the fixed preamble before the postcard payload.
@@ -226,7 +228,10 @@ pub struct ConcatConv1x1<'a> {
     /// Per-channel `s_a · s_w[c] / s_out`.
     #[serde(borrow)]
     pub requant_a: Requant<'a>,
-    /// Per-channel `s_b · s_w[c] / s_out`.
+    /// Per-channel `s_b · s_w[c] / s_out` (two scales, `docs/int8-spec.md`
+    /// §5), or **empty** (format version 3): one scale, the `b` weights
+    /// already in units of `s_a · s_w[c] / s_b`, so both sides add into one
+    /// accumulator requantised by `requant_a` alone (§5.1).
     #[serde(borrow)]
     pub requant_b: Requant<'a>,
     /// Fused activation.

@@ -293,10 +293,15 @@ impl<'m> Walk<'m> {
                 let (ca, cb, out_c) = (u64::from(a.channels), u64::from(b.channels), u64::from(output.channels));
                 check_patch(index, ca + cb)?;
                 check_weights(index, c.weights, out_c * (ca + cb))?;
-                check_bias(index, c.bias, out_c, ca)?;
-                check_accumulator(index, 0, cb)?;
                 check_requant(index, &c.requant_a, out_c)?;
-                check_requant(index, &c.requant_b, out_c)?;
+                if c.requant_b.multipliers.0.is_empty() && c.requant_b.shifts.0.is_empty() {
+                    // One scale: a single accumulator over both inputs.
+                    check_bias(index, c.bias, out_c, ca + cb)?;
+                } else {
+                    check_bias(index, c.bias, out_c, ca)?;
+                    check_accumulator(index, 0, cb)?;
+                    check_requant(index, &c.requant_b, out_c)?;
+                }
                 check_clamp(index, c.clamp)?;
                 // Written over its own-branch input: allowed (by check_overlaps)
                 // only if `a` is not read afterwards and the output fits in it.

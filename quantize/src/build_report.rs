@@ -125,7 +125,8 @@ fn concat_options(graph: &FloatGraph, measured: &Measurements) -> Vec<ConcatOpti
         .filter(|(node, _)| matches!(node.op, NodeOp::ConcatConv1x1 { .. }))
         .map(|(node, (layer, c))| ConcatOption {
             layer: node.name.clone(),
-            fused_two_scale_sqnr_db: layer.sqnr_db(),
+            emitted_sqnr_db: layer.sqnr_db(),
+            one_scale_sqnr_db: sqnr(c.signal, c.one_scale),
             shared_requantised_to_own_sqnr_db: sqnr(c.signal, c.shared_to_own),
             common_concat_scale_sqnr_db: sqnr(c.signal, c.common_scale),
             fused_single_rounding_sqnr_db: sqnr(c.signal, c.single_rounding),

@@ -34,6 +34,9 @@ pub(crate) struct ConcatErrors {
     pub single_rounding: f64,
     /// (a) fused with two roundings, recomputed in f64.
     pub fused_f64: f64,
+    /// (d) one scale (`b` weights per unit of `a`'s scale), one rounding,
+    /// recomputed in f64.
+    pub one_scale: f64,
 }
 
 impl ConcatErrors {
@@ -44,6 +47,7 @@ impl ConcatErrors {
         self.common_scale += other.common_scale;
         self.single_rounding += other.single_rounding;
         self.fused_f64 += other.fused_f64;
+        self.one_scale += other.one_scale;
     }
 }
 
@@ -155,19 +159,47 @@ fn fused_concat(a: &ConcatInput<'_>, b: &ConcatInput<'_>, layer: Layer<'_>, roun
     y
 }
 
+/// The one-scale fused `concat + 1×1` (§5.1) in f64 on its emitted
+/// integers: one accumulator in units of `s_a · s_w[c]`, one rounding;
+/// returns the dequantised outputs.
+fn one_scale_concat(a: &ConcatInput<'_>, b: &ConcatInput<'_>, weights: &Weights, out: Quant) -> Vec<f64> {
+    let (zp_a, zp_b) = (i64::from(a.quant.zero_point), i64::from(b.quant.zero_point));
+    let (s_a, s_o) = (f64::from(a.quant.scale), f64::from(out.scale));
+    let (ca, cb) = (a.channels, b.channels);
+    let mut y = Vec::new();
+    for (pa, pb) in a.values.chunks_exact(ca.max(1)).zip(b.values.chunks_exact(cb.max(1))) {
+        let x = pa
+            .iter()
+            .map(|&v| i64::from(v) - zp_a)
+            .chain(pb.iter().map(|&v| i64::from(v) - zp_b));
+        let x: Vec<i64> = x.collect();
+        for ((row, &s_w), &bias) in weights
+            .values
+            .chunks_exact(ca + cb)
+            .zip(&weights.scales)
+            .zip(&weights.bias)
+        {
+            let acc = i64::from(bias) + row.iter().zip(&x).map(|(&w, &v)| i64::from(w) * v).sum::<i64>();
+            let scaled = round_away(acc as f64 * s_a * f64::from(s_w) / s_o);
+            y.push(dequantised_output(scaled, out));
+        }
+    }
+    y
+}
+
 /// Runs the alternatives on the own-branch input `a` and the shared input
 /// `b` of `layer` (output quantisation `out`) and sums their squared errors
 /// against the layer's float output `float`.
 pub(crate) fn concat_errors(
     a: &ConcatInput<'_>,
     b: &ConcatInput<'_>,
-    layer: &QLayer,
+    qlayer: &QLayer,
     out: Quant,
     float: &[f32],
 ) -> ConcatErrors {
     let layer = Layer {
-        weights: &layer.weights,
-        bias: &layer.bias,
+        weights: &qlayer.weights,
+        bias: &qlayer.bias,
         out,
     };
     let common = quant_for_range(a.range.0.min(b.range.0), a.range.1.max(b.range.1));
@@ -175,7 +207,15 @@ pub(crate) fn concat_errors(
     let common_scale = requantised_concat(a, b, common, layer);
     let single = fused_concat(a, b, layer, Rounding::Once);
     let twice = fused_concat(a, b, layer, Rounding::Twice);
+    let one = match &qlayer.one_scale {
+        Some(w) => one_scale_concat(a, b, w, out),
+        None => Vec::new(),
+    };
     let mut errors = ConcatErrors::default();
+    for (&fv, v) in float.iter().zip(&one) {
+        let fv = f64::from(fv);
+        errors.one_scale += (fv - v) * (fv - v);
+    }
     for ((((&fv, vb), vc), v1), v2) in float.iter().zip(shared_to_own).zip(common_scale).zip(single).zip(twice) {
         let fv = f64::from(fv);
         errors.signal += fv * fv;

@@ -4,7 +4,7 @@
 use crate::calibrate::quant_for_range;
 use crate::error::QuantizeError;
 use crate::graph::{FloatGraph, NodeOp};
-use crate::plan::{quantize_rows, ExecutionOrder, LayerScales, OrderArena, QuantPlan};
+use crate::plan::{quantize_rows, ConcatScales, ExecutionOrder, LayerScales, OrderArena, QuantPlan};
 use smn_firmware_core::builder::{Activation, ArenaPlan, GraphBuilder, InputSpec, OutputSpec, TensorId, Weights};
 use smn_firmware_core::format::{LandmarkHead, Window};
 use smn_firmware_core::kernels::conv2d::MAX_POOLED_PATCH;
@@ -245,6 +245,10 @@ pub(crate) fn emit(
                     let requantised = quantize_rows(name, &dequantised(&l.weights), &l.bias, cat_quant.scale)?;
                     g.conv2d(cat, Window::square(1, 1, 0), &requantised.weights, spec)
                         .map_err(build)?
+                } else if let (Some(w), ConcatScales::One) = (&l.one_scale, plan.concat_scales) {
+                    let y = g.concat_conv1x1_one_scale(t(*a)?, t(*b)?, w, spec).map_err(build)?;
+                    record(y, vec![scale(*a)], w, quant.scale, name.to_string());
+                    y
                 } else {
                     let y = g.concat_conv1x1(t(*a)?, t(*b)?, &l.weights, spec).map_err(build)?;
                     record(y, vec![scale(*a), scale(*b)], &l.weights, quant.scale, name.to_string());

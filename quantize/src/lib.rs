@@ -52,5 +52,5 @@ pub use error::{ModelFileError, QuantizeError};
 pub use float_forward::FloatOutputs;
 pub use float_model::{Arch, FloatModel, FloatTensor, Variant};
 pub use graph::FloatGraph;
-pub use quantize::{quantize, ExecutionOrder, QuantizeOptions, Quantized};
+pub use quantize::{quantize, ConcatScales, ExecutionOrder, QuantizeOptions, Quantized};
 pub use report::QuantReport;

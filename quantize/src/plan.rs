@@ -8,6 +8,20 @@ use serde::Serialize;
 use smn_firmware_core::builder::Weights;
 use smn_firmware_core::format::Quant;
 
+/// How a fused concat + 1×1 handles the scales of its two inputs
+/// (`docs/int8-spec.md` §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConcatScales {
+    /// One accumulator scale (§5.1, format version 3): the `b` weights are
+    /// quantised per unit of `a`'s scale, one requantisation per output.
+    #[default]
+    One,
+    /// Each input at its own scale, two requantisations per output (§5;
+    /// readable by format-version-1 and -2 firmware).
+    Two,
+}
+
 /// The order in which the layers are emitted (and run); it decides tensor
 /// lifetimes and so the arena size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,7 +105,8 @@ pub struct LayerScales {
     pub name: String,
     /// Blob tensor id of the layer's output.
     pub tensor: u16,
-    /// Input scale(s): `[s_in]`, or `[s_a, s_b]` for a concat.
+    /// Input scale(s): `[s_in]`; `[s_a, s_b]` for a two-scale concat,
+    /// `[s_a]` for a one-scale one (its accumulator is in `a`'s units).
     pub input_scales: Vec<f32>,
     /// Per-output-channel weight scales.
     pub weight_scales: Vec<f32>,
@@ -103,6 +118,11 @@ pub struct LayerScales {
 #[derive(Clone, Debug)]
 pub(crate) struct QLayer {
     pub weights: Weights,
+    /// A fused concat + 1×1's weights in one scale (`docs/int8-spec.md`
+    /// §5.1): the `b` columns multiplied by `s_b / s_a` before quantising,
+    /// so both inputs share the accumulator scale `s_a · s_w[c]`. `None`
+    /// for other layers.
+    pub one_scale: Option<Weights>,
     /// Float bias (to re-derive `bias_q` at another input scale).
     pub bias: Vec<f32>,
     /// Float weight range.
@@ -118,6 +138,8 @@ pub(crate) struct QuantPlan {
     pub ranges: Vec<(f32, f32)>,
     /// Weights per MAC node.
     pub layers: Vec<Option<QLayer>>,
+    /// Which concat weights [`QLayer`] the emitter uses.
+    pub concat_scales: ConcatScales,
 }
 
 /// `round(real / scale)` per channel into `[−127, 127]`; scale = max |w| / 127.
@@ -165,9 +187,23 @@ pub(crate) fn quantize_rows(name: &str, w: &[f32], bias: &[f32], s_in: f32) -> R
             scales,
             bias: bias_q,
         },
+        one_scale: None,
         bias: bias.to_vec(),
         w_range,
     })
+}
+
+/// `w` (`rows × k`, row-major) with columns `from..` of every row multiplied
+/// by `factor`: a concat's `b` weights expressed per unit of `a`'s scale.
+fn rescale_columns(w: &[f32], rows: usize, from: usize, factor: f64) -> Vec<f32> {
+    let k = w.len() / rows.max(1);
+    w.chunks(k.max(1))
+        .flat_map(|row| {
+            row.iter()
+                .enumerate()
+                .map(move |(i, &v)| if i < from { v } else { (f64::from(v) * factor) as f32 })
+        })
+        .collect()
 }
 
 /// The analytic range of the normalised input.
@@ -182,6 +218,7 @@ pub(crate) fn plan_quantisation(
     graph: &FloatGraph,
     calibration: &Calibration,
     method: CalibrationMethod,
+    concat_scales: ConcatScales,
 ) -> Result<QuantPlan, QuantizeError> {
     let n = graph.nodes.len();
     if calibration.stats.len() != n {
@@ -218,8 +255,18 @@ pub(crate) fn plan_quantisation(
             NodeOp::Conv {
                 input, weight, bias, ..
             } => Some(quantize_rows(&node.name, weight, bias, scale_of(*input)?)?),
-            NodeOp::ConcatConv1x1 { a, weight, bias, .. } => {
-                Some(quantize_rows(&node.name, weight, bias, scale_of(*a)?)?)
+            NodeOp::ConcatConv1x1 { a, b, weight, bias } => {
+                let (s_a, s_b) = (scale_of(*a)?, scale_of(*b)?);
+                // Both forms, for the emitter and the report's comparison.
+                let mut layer = quantize_rows(&node.name, weight, bias, s_a)?;
+                let ca = graph
+                    .nodes
+                    .get(*a)
+                    .map(|nd| nd.shape[2])
+                    .ok_or_else(|| internal("concat input"))?;
+                let rescaled = rescale_columns(weight, bias.len(), ca, f64::from(s_b) / f64::from(s_a));
+                layer.one_scale = Some(quantize_rows(&node.name, &rescaled, bias, s_a)?.weights);
+                Some(layer)
             }
             NodeOp::Fc {
                 input, weight, bias, ..
@@ -230,5 +277,10 @@ pub(crate) fn plan_quantisation(
         quants.push(quant);
         layers.push(layer);
     }
-    Ok(QuantPlan { quants, ranges, layers })
+    Ok(QuantPlan {
+        quants,
+        ranges,
+        layers,
+        concat_scales,
+    })
 }

@@ -24,7 +24,7 @@ use crate::float_model::FloatModel;
 use crate::fold::fold_batch_norm;
 use crate::graph::{FloatGraph, NodeOp};
 use crate::plan::plan_quantisation;
-pub use crate::plan::{ExecutionOrder, LayerScales, OrderArena};
+pub use crate::plan::{ConcatScales, ExecutionOrder, LayerScales, OrderArena};
 pub use crate::report::QuantReport;
 
 /// Options of [`quantize`].
@@ -37,6 +37,8 @@ pub struct QuantizeOptions {
     /// How many of the calibration images the report's int8-vs-float
     /// measurements (SQNR, saturation, concat options) run on.
     pub report_images: usize,
+    /// How fused concat + 1×1 layers handle their two input scales.
+    pub concat_scales: ConcatScales,
 }
 
 impl Default for QuantizeOptions {
@@ -45,6 +47,7 @@ impl Default for QuantizeOptions {
             calibration: CalibrationMethod::Percentile(99.99),
             order: None,
             report_images: 64,
+            concat_scales: ConcatScales::default(),
         }
     }
 }
@@ -77,7 +80,7 @@ pub fn quantize_graph(
             "quantize_graph needs a BN-folded graph (fold::fold_batch_norm)".into(),
         ));
     }
-    let plan = plan_quantisation(graph, calibration, options.calibration)?;
+    let plan = plan_quantisation(graph, calibration, options.calibration, options.concat_scales)?;
     let choice = emit_smallest_arena(graph, &plan, options.order)?;
     let blob = choice
         .emitted

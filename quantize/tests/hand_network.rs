@@ -102,6 +102,7 @@ fn hand_computed_int8_output_equals_the_blob() {
         calibration: CalibrationMethod::MinMax,
         order: None,
         report_images: 1,
+        ..QuantizeOptions::default()
     };
     let q = quantize(&hand_model(), std::slice::from_ref(&image), &options).unwrap();
     let model = Model::from_bytes(&q.blob).unwrap();

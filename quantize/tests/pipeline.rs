@@ -1,10 +1,11 @@
 //! End to end: random float models → file → int8 blob → firmware-core run.
 mod common;
 
+use smn_firmware_core::format::Op;
 use smn_firmware_core::Model;
 use smn_quantize::float_forward::forward;
 use smn_quantize::fold::fold_batch_norm;
-use smn_quantize::{quantize, Arch, CalibrationMethod, FloatGraph, FloatModel, QuantizeOptions, Variant};
+use smn_quantize::{quantize, Arch, CalibrationMethod, ConcatScales, FloatGraph, FloatModel, QuantizeOptions, Variant};
 
 #[test]
 fn float_model_file_round_trips_for_every_variant() {
@@ -144,6 +145,7 @@ fn every_order_and_method_gives_a_working_blob() {
                 calibration,
                 order: Some(order),
                 report_images: 4,
+                ..QuantizeOptions::default()
             };
             let q = quantize(&model, &calib, &options).unwrap();
             assert_eq!(q.report.arena.chosen, order);
@@ -158,6 +160,43 @@ fn every_order_and_method_gives_a_working_blob() {
         assert!(o.lower_bound_bytes <= o.arena_bytes && o.arena_bytes <= o.naive_bytes + 4 * 64);
         assert!(o.materialised_lower_bound_bytes >= o.lower_bound_bytes);
     }
+}
+
+#[test]
+fn one_and_two_scale_concats_agree_and_one_scale_measures_at_least_as_well() {
+    let arch = Arch::micro();
+    let calib = common::images(arch.input_size, 16, 4);
+    let model = FloatModel::random(&arch, Variant::Smn1x1Ft, 9);
+    let run = |scales: ConcatScales| {
+        let options = QuantizeOptions {
+            concat_scales: scales,
+            report_images: 8,
+            ..QuantizeOptions::default()
+        };
+        quantize(&model, &calib, &options).unwrap()
+    };
+    let (one, two) = (run(ConcatScales::One), run(ConcatScales::Two));
+    let concats = |blob: &[u8]| -> Vec<bool> {
+        let m = Model::from_bytes(blob).unwrap();
+        m.ops()
+            .filter_map(|op| match op.unwrap() {
+                Op::ConcatConv1x1(c) => Some(c.requant_b.shifts.0.is_empty()),
+                _ => None,
+            })
+            .collect()
+    };
+    // Every fused concat of the one-scale blob has an empty `b` requantisation.
+    assert_eq!(concats(&one.blob), vec![true; 8]);
+    assert_eq!(concats(&two.blob), vec![false; 8]);
+    // The report's f64 models match what each blob emitted, and one scale
+    // (one rounding) is not worse than two on this model.
+    for (c1, c2) in one.report.concat_options.iter().zip(&two.report.concat_options) {
+        assert!((c1.emitted_sqnr_db - c1.one_scale_sqnr_db).abs() < 0.05, "{c1:?}");
+        assert!((c2.emitted_sqnr_db - c2.fused_f64_model_sqnr_db).abs() < 0.05, "{c2:?}");
+        assert!(c1.emitted_sqnr_db > c2.emitted_sqnr_db - 0.3, "{c1:?} vs {c2:?}");
+    }
+    let (o1, o2) = (&one.report.outputs, &two.report.outputs);
+    assert!(o1.logit_correlation > 0.98 && o2.logit_correlation > 0.98);
 }
 
 #[test]

@@ -14,8 +14,21 @@ use smn_firmware_core::{Error, Model, Outputs, Section};
 
 use crate::seal_version;
 
-/// The valid tiny SMN blob every test starts from.
+/// The valid tiny SMN blob every test starts from, with two-scale concats
+/// (so the edits below reach every field, `requant_b` included).
 pub fn tiny() -> &'static [u8] {
+    static BLOB: OnceLock<Vec<u8>> = OnceLock::new();
+    BLOB.get_or_init(|| {
+        let shape = SmnShape {
+            one_scale_concat: false,
+            ..SmnShape::tiny()
+        };
+        random_smn_blob(&shape, 1).expect("the tiny SMN builds")
+    })
+}
+
+/// The same tiny SMN with one-scale concats (format version 3).
+pub fn tiny_one_scale() -> &'static [u8] {
     static BLOB: OnceLock<Vec<u8>> = OnceLock::new();
     BLOB.get_or_init(|| random_smn_blob(&SmnShape::tiny(), 1).expect("the tiny SMN builds"))
 }
@@ -77,7 +90,12 @@ pub fn seal(payload: &[u8]) -> Vec<u8> {
 /// Decodes the tiny blob, applies `edit`, sets the header counts from the
 /// table and op list, re-encodes and re-seals.
 pub fn build(edit: impl FnOnce(&mut Parts)) -> Vec<u8> {
-    let mut p = decode(tiny());
+    build_from(tiny(), edit)
+}
+
+/// [`build`] starting from `blob` instead of [`tiny`].
+pub fn build_from(blob: &'static [u8], edit: impl FnOnce(&mut Parts)) -> Vec<u8> {
+    let mut p = decode(blob);
     edit(&mut p);
     p.header.tensor_count = p.tensors.len() as u16;
     p.header.op_count = p.ops.len() as u16;

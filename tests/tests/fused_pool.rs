@@ -117,6 +117,7 @@ fn fused_patch_limit_is_half_the_plain_one() {
         hidden: 4,
         fused_pool: true,
         lean_schedule: false,
+        one_scale_concat: true,
     };
     // The builder validates what it emits.
     let err = random_smn_blob(&wide, 1).err();
@@ -135,7 +136,12 @@ fn fused_patch_limit_is_half_the_plain_one() {
 #[test]
 fn version_1_blobs_without_fused_ops_still_load() {
     assert_eq!(MIN_FORMAT_VERSION, 1);
-    let blob = random_smn_blob(&SmnShape::tiny(), 1).unwrap();
+    // Version-1 ops only: no fused pools, two-scale concats.
+    let shape = SmnShape {
+        one_scale_concat: false,
+        ..SmnShape::tiny()
+    };
+    let blob = random_smn_blob(&shape, 1).unwrap();
     let v1 = seal_version(&blob[PREAMBLE_LEN..], 1);
     let (a, b) = (Model::from_bytes(&blob).unwrap(), Model::from_bytes(&v1).unwrap());
     let image = synthetic_test_image(16, 16, 1);
@@ -148,5 +154,5 @@ fn version_1_blobs_without_fused_ops_still_load() {
             found: FORMAT_VERSION + 1
         })
     );
-    assert!(err.unwrap().to_string().contains("versions 1 to 2"));
+    assert!(err.unwrap().to_string().contains("versions 1 to 3"));
 }

@@ -44,6 +44,7 @@ fn a_paper_sized_model_does_not_fit_a_cortex_m4() {
         hidden: 32,
         fused_pool: false,
         lean_schedule: false,
+        one_scale_concat: true,
     };
     let blob = random_smn_blob(&shape, 1).unwrap();
     let image = synthetic_test_image(128, 128, 1);
@@ -78,6 +79,7 @@ fn flash_budget_is_enforced_and_profiles_are_found_by_name() {
         hidden: 128,
         fused_pool: false,
         lean_schedule: false,
+        one_scale_concat: true,
     };
     let blob = random_smn_blob(&shape, 2).unwrap();
     assert!(blob.len() > 1024 * 1024, "{}", blob.len());

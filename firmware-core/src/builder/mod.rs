@@ -58,6 +58,34 @@ pub struct Weights {
     pub bias: Vec<i32>,
 }
 
+impl Weights {
+    /// Two-scale concat weights (rows of `c_a` `a` values then the `b`
+    /// values, one scale per row) re-expressed in one scale for
+    /// [`GraphBuilder::concat_conv1x1_one_scale`], `rho = s_b / s_a`: the
+    /// `b` values times `rho` when `rho ≤ 1`; when `rho > 1` the rows' scales
+    /// grow by `rho` instead (the `b` values keep their range) and the `a`
+    /// values and the biases shrink by it.
+    pub fn to_one_scale(&self, c_a: usize, rho: f64) -> Weights {
+        let k = self.values.len() / usize::from(self.out_channels).max(1);
+        let mut out = Weights {
+            out_channels: self.out_channels,
+            values: Vec::with_capacity(self.values.len()),
+            scales: Vec::with_capacity(self.scales.len()),
+            bias: Vec::with_capacity(self.bias.len()),
+        };
+        let round = |v: f64| v.round().clamp(-127.0, 127.0) as i8;
+        for ((row, &s_w), &bias) in self.values.chunks(k.max(1)).zip(&self.scales).zip(&self.bias) {
+            let (a, b) = row.split_at(c_a.min(row.len()));
+            let grow = rho.max(1.0);
+            out.values.extend(a.iter().map(|&v| round(f64::from(v) / grow)));
+            out.values.extend(b.iter().map(|&v| round(f64::from(v) * rho / grow)));
+            out.scales.push((f64::from(s_w) * grow) as f32);
+            out.bias.push((f64::from(bias) / grow).round() as i32);
+        }
+        out
+    }
+}
+
 /// Output tensor quantisation and fused activation of a MAC layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OutputSpec {
@@ -88,7 +116,8 @@ fn le_words(values: impl IntoIterator<Item = i32>) -> Vec<u8> {
     values.into_iter().flat_map(i32::to_le_bytes).collect()
 }
 
-/// Owned bytes of a [`Requant`].
+/// Owned bytes of a [`Requant`] (empty: the one-scale concat's `b` side).
+#[derive(Default)]
 struct RequantBytes {
     multipliers: Vec<u8>,
     shifts: Vec<u8>,
@@ -290,13 +319,41 @@ impl GraphBuilder {
         Ok(output)
     }
 
-    /// Fused `concat(a, b)` + 1×1 convolution (weights `out × (c_a + c_b)`, `a` first).
+    /// Fused `concat(a, b)` + 1×1 convolution (weights `out × (c_a + c_b)`,
+    /// `a` first), two scales (`docs/int8-spec.md` §5): `a` and `b` each
+    /// requantised with their own multipliers.
     pub fn concat_conv1x1(
         &mut self,
         a: TensorId,
         b: TensorId,
         weights: &Weights,
         out: OutputSpec,
+    ) -> Result<TensorId, BuildError> {
+        self.concat(a, b, weights, out, false)
+    }
+
+    /// Fused `concat(a, b)` + 1×1 convolution in one scale (§5.1, format
+    /// version 3): `weights.scales` are the `a` side's, and the `b` weights
+    /// must already be in units of `s_a · scales[c] / s_b` (real `b` weights
+    /// times `s_b / s_a`, then quantised with the row's scale), so both
+    /// inputs add into one accumulator.
+    pub fn concat_conv1x1_one_scale(
+        &mut self,
+        a: TensorId,
+        b: TensorId,
+        weights: &Weights,
+        out: OutputSpec,
+    ) -> Result<TensorId, BuildError> {
+        self.concat(a, b, weights, out, true)
+    }
+
+    fn concat(
+        &mut self,
+        a: TensorId,
+        b: TensorId,
+        weights: &Weights,
+        out: OutputSpec,
+        one_scale: bool,
     ) -> Result<TensorId, BuildError> {
         let (ta, tb) = (*self.tensor(a)?, *self.tensor(b)?);
         if (ta.height, ta.width) != (tb.height, tb.width) {
@@ -308,7 +365,11 @@ impl GraphBuilder {
         }
         Self::check_weights(weights, usize::from(ta.channels) + usize::from(tb.channels))?;
         let requant_a = RequantBytes::new(ta.quant.scale, &weights.scales, out.quant.scale)?;
-        let requant_b = RequantBytes::new(tb.quant.scale, &weights.scales, out.quant.scale)?;
+        let requant_b = if one_scale {
+            RequantBytes::default()
+        } else {
+            RequantBytes::new(tb.quant.scale, &weights.scales, out.quant.scale)?
+        };
         let output = self.add_tensor(
             u64::from(ta.height),
             u64::from(ta.width),

@@ -35,6 +35,9 @@ pub struct SmnShape {
     /// ([`super::GraphBuilder::in_place_concat`]). Otherwise all shared
     /// levels come first and every tensor gets its own bytes.
     pub lean_schedule: bool,
+    /// Emit every fused concat + 1×1 in one scale (format version 3,
+    /// `docs/int8-spec.md` §5.1) instead of two.
+    pub one_scale_concat: bool,
 }
 
 impl SmnShape {
@@ -48,6 +51,7 @@ impl SmnShape {
             hidden: 64,
             fused_pool: true,
             lean_schedule: true,
+            one_scale_concat: true,
         }
     }
 
@@ -62,6 +66,7 @@ impl SmnShape {
             hidden: 8,
             fused_pool: false,
             lean_schedule: false,
+            one_scale_concat: true,
         }
     }
 }
@@ -129,7 +134,12 @@ fn conv_pool(
     }
 }
 
-fn fuse(g: &mut GraphBuilder, l: &mut Layers<'_>, own: TensorId, shared: TensorId) -> Result<TensorId, BuildError> {
+fn fuse(
+    g: &mut GraphBuilder,
+    l: &mut Layers<'_>,
+    (own, shared): (TensorId, TensorId),
+    one_scale: bool,
+) -> Result<TensorId, BuildError> {
     let (a, b) = (*g.tensor(own)?, *g.tensor(shared)?);
     let w = l.weights(
         a.channels,
@@ -137,7 +147,13 @@ fn fuse(g: &mut GraphBuilder, l: &mut Layers<'_>, own: TensorId, shared: TensorI
         a.quant.scale,
     );
     let spec = l.relu_out(a.quant.scale.max(b.quant.scale));
-    g.concat_conv1x1(own, shared, &w, spec)
+    if one_scale {
+        let rho = f64::from(b.quant.scale) / f64::from(a.quant.scale);
+        let w = w.to_one_scale(usize::from(a.channels), rho);
+        g.concat_conv1x1_one_scale(own, shared, &w, spec)
+    } else {
+        g.concat_conv1x1(own, shared, &w, spec)
+    }
 }
 
 fn head(
@@ -229,7 +245,7 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
             let x_l = match own {
                 Some(prev) => {
                     let s = shared_level(&mut g, &mut l, level - 1)?;
-                    fuse(&mut g, &mut l, prev, s)?
+                    fuse(&mut g, &mut l, (prev, s), shape.one_scale_concat)?
                 }
                 None => x,
             };
@@ -239,7 +255,7 @@ pub fn random_smn_blob(shape: &SmnShape, seed: u64) -> Result<Vec<u8>, BuildErro
             return Err(BuildError::Shape("an SMN needs at least one conv level".into()));
         };
         let last_shared = shared_level(&mut g, &mut l, shape.channels.len() - 1)?;
-        let fused = fuse(&mut g, &mut l, own, last_shared)?;
+        let fused = fuse(&mut g, &mut l, (own, last_shared), shape.one_scale_concat)?;
         heads.push(head(&mut g, &mut l, fused, shape.hidden, outputs, out_quant)?);
     }
     let [landmarks, attributes] = heads[..] else {

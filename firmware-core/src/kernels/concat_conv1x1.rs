@@ -14,7 +14,8 @@
 //! place** over `a` ([`concat_conv1x1_in_place`]) when it has no more
 //! output channels than `a` has channels: output pixel `p` then overwrites
 //! only bytes of input pixels that were already read.
-use super::dot::{gather, PatchScratch, MAX_PATCH};
+use super::dot::{gather, weight_row, PatchScratch, MAX_PATCH};
+use super::emit::{self, emit_pixel_dyn};
 use super::mac::{from, pair_len, strided_row, MacEngine};
 use super::params::{requant_at, Blocks, Channel, ChannelParams, CACHED_CHANNELS};
 use super::requant::{mbqm, takes_fast_path};
@@ -105,8 +106,12 @@ pub(crate) fn run<E: MacEngine>(
     // Each side is padded to whole groups of four: up to 6 slots more per pixel pair.
     let mut scratch = PatchScratch::<{ 2 * MAX_PATCH + 16 }>::new();
     let scratch = &mut scratch.0;
-    let (ppa, ppb) = halves(scratch, pair_len(ca), pair_len(cb)).ok_or(Error::Internal)?;
     let pixels = args.b.len() / cb;
+    if args.multipliers_b.is_empty() && args.shifts_b.is_empty() {
+        let pp = scratch.get_mut(..pair_len(ca_cb)).ok_or(Error::Internal)?;
+        return run_one_scale::<E>(args, a, output, pp, (ca, cb, oc), (offset_a, offset_b));
+    }
+    let (ppa, ppb) = halves(scratch, pair_len(ca), pair_len(cb)).ok_or(Error::Internal)?;
     let stage = &args.output_stage;
     // Each output channel's parameters, decoded from the blob's bytes once
     // per op (not once per pixel pair) for up to CACHED_CHANNELS channels.
@@ -198,6 +203,71 @@ pub(crate) fn run<E: MacEngine>(
     Ok(())
 }
 
+/// The one-scale op (`docs/int8-spec.md` §5.1, an empty `b`-side
+/// requantisation): both inputs gathered into one patch of `c_a + c_b`
+/// values (`a` first, as the weight rows), one accumulator and one
+/// requantisation per output: a 1×1 convolution over two tensors.
+#[inline(always)]
+fn run_one_scale<E: MacEngine>(
+    args: &ConcatConv1x1Args<'_>,
+    a: Option<&[i8]>,
+    output: &mut [i8],
+    pp: &mut [i16],
+    (ca, cb, oc): (usize, usize, usize),
+    (offset_a, offset_b): (i16, i16),
+) -> Result<(), Error> {
+    let k = ca + cb;
+    let stage = &args.output_stage;
+    let fast = args.channels_a.iter().all(|c| takes_fast_path(c.multiplier, c.shift));
+    let mut params = Blocks::new(|j| args.channels_a.get(j));
+    let mut accs = [[0i32; 4]; BLOCK_PAIRS];
+    let pairs = oc / 2;
+    let pixels = args.b.len().checked_div(cb).ok_or(Error::Internal)?;
+    for pair in 0..pixels.div_ceil(2) {
+        let first = 2 * pair;
+        let both = first + 1 < pixels;
+        let mut load = |pixel: usize, src: &[i8]| -> Result<(), Error> {
+            let p = first + pixel;
+            let xa = src.get(p * ca..(p + 1) * ca).ok_or(Error::Internal)?;
+            let xb = args.b.get(p * cb..(p + 1) * cb).ok_or(Error::Internal)?;
+            gather::<E>(pp, pixel, 0, xa, offset_a);
+            gather::<E>(pp, pixel, ca, xb, offset_b);
+            Ok(())
+        };
+        load(0, a.unwrap_or(output))?;
+        if both {
+            load(1, a.unwrap_or(output))?;
+        }
+        // Both pixels are gathered before either is written (in place).
+        let n = 1 + usize::from(both);
+        let out = output.get_mut(first * oc..(first + n) * oc).ok_or(Error::Internal)?;
+        let (out0, out1) = out.split_at_mut_checked(oc).ok_or(Error::Internal)?;
+        let ((outs0, odd0), (outs1, odd1)) = (out0.as_chunks_mut::<2>(), out1.as_chunks_mut::<2>());
+        for block in (0..pairs).step_by(BLOCK_PAIRS) {
+            let n = (pairs - block).min(BLOCK_PAIRS);
+            let tiles = accs.get_mut(..n).ok_or(Error::Internal)?;
+            E::tile_2x2_rows(pp, from(args.weights, 2 * block * k), k, k, tiles);
+            let channels = params.get(2 * block, 2 * n, oc).ok_or(Error::Internal)?;
+            let outs = outs0.get_mut(block..block + n).ok_or(Error::Internal)?;
+            emit_pixel_dyn::<0>(fast, stage, channels, tiles, outs);
+            if let Some(outs) = outs1.get_mut(block..block + n) {
+                emit_pixel_dyn::<2>(fast, stage, channels, tiles, outs);
+            }
+        }
+        if let [o0] = odd0 {
+            let j = oc - 1;
+            let row = weight_row(args.weights, k, j).ok_or(Error::Internal)?;
+            let c = args.channels_a.get(j).ok_or(Error::Internal)?;
+            let [t0, t1] = E::tile_2x1(pp, row);
+            *o0 = emit::finish::<false>(stage, &c, t0);
+            if let [o1] = odd1 {
+                *o1 = emit::finish::<false>(stage, &c, t1);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A channel's bias and `a`-side requantisation, and its `b`-side
 /// multiplier and shift.
 type ChannelPair = (Channel, (i32, i32));
@@ -266,6 +336,7 @@ mod tests {
             let a = rng.vec_i8(pixels * ca, Rng::activation);
             let b = rng.vec_i8(pixels * cb, Rng::activation);
             let w = rng.vec_i8(co * (ca + cb), Rng::weight);
+            let one_scale = case % 3 == 2;
             let pa = random_params(&mut rng, co, 1 << 16);
             let pb = random_params(&mut rng, co, 0);
             let (zpa, zpb, zpo) = (
@@ -286,8 +357,9 @@ mod tests {
                     multipliers: &pa.mult,
                     shifts: &pa.shift,
                 },
-                multipliers_b: &pb.mult,
-                shifts_b: &pb.shift,
+                // Every third case is one-scale (an empty `b` requantisation).
+                multipliers_b: if one_scale { &[] } else { &pb.mult },
+                shifts_b: if one_scale { &[] } else { &pb.shift },
                 output_stage: OutputStage {
                     zero_point: zpo as i32,
                     min: lo as i32,
@@ -316,11 +388,15 @@ mod tests {
                             acc_b += t
                         }
                     }
-                    let y = requant_ref(acc_a, ma, sa) + requant_ref(acc_b, mb, sb) + zpo;
+                    let y = if one_scale {
+                        requant_ref(acc_a + acc_b, ma, sa) + zpo
+                    } else {
+                        requant_ref(acc_a, ma, sa) + requant_ref(acc_b, mb, sb) + zpo
+                    };
                     want.push(y.clamp(lo, hi) as i8);
                 }
             }
-            assert_eq!(out, want, "case {case}");
+            assert_eq!(out, want, "case {case} one scale {one_scale}");
             if co <= ca {
                 // In place: the tensor holds `a` on entry, the output (a prefix) on return.
                 let mut tensor = a.clone();

@@ -17,9 +17,10 @@
 //! are skipped.
 use super::conv_gather::Geometry;
 use super::dot::{weight_row, PatchScratch, MAX_PATCH};
+use super::emit::{emit_pixel_dyn, finish};
 use super::mac::{from, pair_len, MacEngine};
 use super::params::{Blocks, Channel, ChannelParams, CACHED_CHANNELS};
-use super::requant::{mbqm, takes_fast_path};
+use super::requant::takes_fast_path;
 use super::simd_dispatch::with_best_simd;
 use super::{Native, OutputStage, Shape};
 use crate::format::Window;
@@ -50,13 +51,6 @@ pub struct Conv2dArgs<'a> {
 
 pub use crate::limits::MAX_POOLED_PATCH;
 
-/// Requantises one accumulator (bias included) of channel `ch`; `FAST`
-/// when every channel of the op [`takes_fast_path`].
-#[inline(always)]
-fn finish<const FAST: bool>(stage: &OutputStage, ch: &Channel, acc: i32) -> i8 {
-    stage.finish(mbqm::<FAST>(ch.bias.wrapping_add(acc), ch.multiplier, ch.shift))
-}
-
 /// Pooled outputs of a block of channel pairs: the requantised maximum of
 /// each pair's top and bottom tiles (pixels 0, 1 of each).
 #[inline(always)]
@@ -70,21 +64,6 @@ fn emit_pooled<const FAST: bool>(
     for (((t, b), [c0, c1]), [o0, o1]) in top.iter().zip(bottom).zip(channels).zip(outs) {
         *o0 = finish::<FAST>(stage, c0, max4(t[0], t[2], b[0], b[2]));
         *o1 = finish::<FAST>(stage, c1, max4(t[1], t[3], b[1], b[3]));
-    }
-}
-
-/// Outputs of two pixels `a`, `b` for a block of channel pairs.
-#[inline(always)]
-fn emit_pair<const FAST: bool>(
-    stage: &OutputStage,
-    channels: &[Channel],
-    tiles: &[[i32; 4]],
-    (outs_a, outs_b): (&mut [[i8; 2]], &mut [[i8; 2]]),
-) {
-    let (channels, _) = channels.as_chunks::<2>();
-    for (((t, [c0, c1]), [a0, a1]), [b0, b1]) in tiles.iter().zip(channels).zip(outs_a).zip(outs_b) {
-        (*a0, *a1) = (finish::<FAST>(stage, c0, t[0]), finish::<FAST>(stage, c1, t[1]));
-        (*b0, *b1) = (finish::<FAST>(stage, c0, t[2]), finish::<FAST>(stage, c1, t[3]));
     }
 }
 
@@ -213,11 +192,8 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                 let (Some(a), Some(b)) = (a, b) else {
                     return Err(Error::Internal);
                 };
-                if fast {
-                    emit_pair::<true>(stage, channels, t, (a, b));
-                } else {
-                    emit_pair::<false>(stage, channels, t, (a, b));
-                }
+                emit_pixel_dyn::<0>(fast, stage, channels, t, a);
+                emit_pixel_dyn::<2>(fast, stage, channels, t, b);
             }
             if let ([a], [b]) = (odd_a, odd_b) {
                 let (wr, c) = single(out_c - 1)?;

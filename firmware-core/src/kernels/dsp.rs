@@ -401,7 +401,12 @@ impl MacEngine for Dsp {
                 acc = insn::tile_2x2_groups(acc, pp, w0, w1, full);
             } else {
                 // A misaligned patch (never from the kernels' aligned scratch).
-                let groups = pp.chunks_exact(8).zip(w0.chunks_exact(4)).zip(w1.chunks_exact(4));
+                let groups = pp
+                    .as_chunks::<8>()
+                    .0
+                    .iter()
+                    .zip(w0.as_chunks::<4>().0)
+                    .zip(w1.as_chunks::<4>().0);
                 for ((p, c0), c1) in groups.take(full) {
                     acc = group_2x2(acc, p, word(c0), word(c1));
                 }

@@ -10,6 +10,7 @@ pub mod conv2d;
 mod conv_gather;
 pub mod dot;
 pub mod dsp;
+pub mod emit;
 pub mod fully_connected;
 pub mod global_avg_pool;
 pub mod input;

@@ -36,13 +36,16 @@ impl<'a> ChannelParams<'a> {
     /// Channels in order; as many as the shortest of the three arrays.
     #[inline(always)]
     pub fn iter(&self) -> impl Iterator<Item = Channel> + 'a {
+        // Array chunks: no divide-by-zero panic path where LLVM does not inline.
         self.bias
-            .chunks_exact(4)
-            .zip(self.multipliers.chunks_exact(4))
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .zip(self.multipliers.as_chunks::<4>().0)
             .zip(self.shifts)
-            .map(|((b, m), &s)| Channel {
-                bias: le_i32(b),
-                multiplier: le_i32(m),
+            .map(|((&b, &m), &s)| Channel {
+                bias: i32::from_le_bytes(b),
+                multiplier: i32::from_le_bytes(m),
                 shift: i32::from(s as i8),
             })
     }

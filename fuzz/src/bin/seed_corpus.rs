@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hidden: 2,
         fused_pool: false,
         lean_schedule: false,
+        one_scale_concat: false,
     };
     let mut shapes = vec![("nano", nano.clone(), 0..4u64), ("tiny", SmnShape::tiny(), 0..4)];
     // A non-square, three-level variant.
@@ -29,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             hidden: 3,
             fused_pool: false,
             lean_schedule: false,
+            one_scale_concat: true,
         },
         0..2,
     ));

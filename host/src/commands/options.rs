@@ -10,6 +10,7 @@ use clap::ValueEnum;
 use smn_firmware_core::builder::SmnShape;
 use smn_firmware_core::sim::{DeviceProfile, PROFILES};
 use smn_quantize::calibrate::CalibrationMethod;
+use smn_quantize::ConcatScales;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
@@ -76,6 +77,28 @@ impl Calibration {
             Calibration::Minmax => CalibrationMethod::MinMax,
             Calibration::Percentile => CalibrationMethod::Percentile(99.99),
             Calibration::Mse => CalibrationMethod::Mse,
+        }
+    }
+}
+
+/// `--concat-scales`: how a fused concat + 1×1 handles its two input scales
+/// (`docs/int8-spec.md` §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConcatScalesArg {
+    /// One accumulator scale, one requantisation per output (format
+    /// version 3; the faster kernel).
+    One,
+    /// Each input at its own scale, two requantisations per output
+    /// (readable by firmware of format versions 1 and 2).
+    Two,
+}
+
+impl ConcatScalesArg {
+    /// The quantiser's option.
+    pub fn scales(self) -> ConcatScales {
+        match self {
+            ConcatScalesArg::One => ConcatScales::One,
+            ConcatScalesArg::Two => ConcatScales::Two,
         }
     }
 }

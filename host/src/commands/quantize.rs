@@ -1,6 +1,6 @@
 //! `smn quantize`: float model → int8 blob for firmware-core, with a report.
 use super::data_args::celeba_spec;
-use super::options::{self, Calibration, IdRange};
+use super::options::{self, Calibration, ConcatScalesArg, IdRange};
 use crate::data::celeba::Partition;
 use crate::data::dataset::{load_dataset, DataSpec, SYNTHETIC_CALIBRATION_SEED};
 use crate::model::export::read_float_model;
@@ -29,6 +29,10 @@ pub struct QuantizeArgs {
     /// Activation range method: minmax, percentile (99.99 %) or mse.
     #[arg(long, value_enum, default_value_t = Calibration::Percentile)]
     pub calibration: Calibration,
+    /// Fused concat + 1×1 layers: `one` input scale (faster, format
+    /// version 3) or `two` (readable by older firmware).
+    #[arg(long, value_enum, default_value_t = ConcatScalesArg::One)]
+    pub concat_scales: ConcatScalesArg,
     /// Output blob (.smnq).
     #[arg(long)]
     pub out: PathBuf,
@@ -62,6 +66,7 @@ pub fn quantize_model(args: &QuantizeArgs) -> Result<(Quantized, FloatModel)> {
     let images = calibration_images(args, model.arch.input_size)?;
     let options = QuantizeOptions {
         calibration: args.calibration.method(),
+        concat_scales: args.concat_scales.scales(),
         ..QuantizeOptions::default()
     };
     let q = quantize(&model, &images, &options).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;

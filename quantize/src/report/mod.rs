@@ -70,8 +70,12 @@ pub struct OutputAgreement {
 pub struct ConcatOption {
     /// Layer name.
     pub layer: String,
-    /// (a) what is emitted: fused ConcatConv1x1, each input at its own scale (the blob's output).
-    pub fused_two_scale_sqnr_db: f64,
+    /// What is emitted: the blob's own output (one scale (d) by default,
+    /// two scales (a) with `ConcatScales::Two`).
+    pub emitted_sqnr_db: f64,
+    /// (d) fused, one scale: the `b` weights per unit of `a`'s scale, one
+    /// accumulator, one rounding (f64 simulation of the §5.1 kernel).
+    pub one_scale_sqnr_db: f64,
     /// (b) the shared input requantised to the own input's scale/zero point first (f64 simulation).
     pub shared_requantised_to_own_sqnr_db: f64,
     /// (c) both inputs requantised to one concat scale covering both ranges, as a
@@ -80,8 +84,8 @@ pub struct ConcatOption {
     /// (a') fused with one rounding of `acc_a · r_a + acc_b · r_b` (what a kernel
     /// with a single output rounding would give; f64 simulation).
     pub fused_single_rounding_sqnr_db: f64,
-    /// (a) recomputed in f64 with two roundings (a cross-check: equals the kernel's
-    /// figure up to rounding ties).
+    /// (a) fused, two scales, two roundings (f64 simulation of the §5
+    /// kernel; equals the blob's figure up to rounding ties when it is emitted).
     pub fused_f64_model_sqnr_db: f64,
 }
 

@@ -123,6 +123,7 @@ fn valid_models_run_on_random_images() {
         hidden: 3,
         fused_pool: false,
         lean_schedule: false,
+        one_scale_concat: false,
     };
     let nano = SmnShape {
         input_height: 8,
@@ -131,6 +132,7 @@ fn valid_models_run_on_random_images() {
         hidden: 2,
         fused_pool: false,
         lean_schedule: false,
+        one_scale_concat: true,
     };
     let mut cases: Vec<(SmnShape, u64)> = (0..40).map(|seed| (SmnShape::tiny(), seed)).collect();
     cases.extend((0..10).map(|seed| (odd.clone(), seed)));

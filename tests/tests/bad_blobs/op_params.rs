@@ -52,6 +52,26 @@ fn wrong_bias_lengths_are_rejected() {
 }
 
 #[test]
+fn one_scale_concat_fields_are_checked() {
+    // Op 6 of the tiny SMN: concat(own 4, shared 4) → 4 channels at 8×8.
+    let model = Model::from_bytes(tiny_one_scale()).expect("the one-scale tiny SMN validates");
+    run_checked(&model, 3);
+    // `requant_b` is empty (one scale) or has an entry per output channel.
+    let bad = build_from(tiny_one_scale(), |p| concat(p, 6).requant_b.shifts = leak(vec![0; 3]));
+    assert_eq!(Model::from_bytes(&bad).err(), Some(Error::RequantLength { op: 6 }));
+    // One accumulator over c_a + c_b = 8 terms: a bias within the two-scale
+    // bound (c_a = 4 terms in the bias's accumulator) overflows here.
+    let bias = i32::MAX - 4 * 255 * 127;
+    let set_bias = |p: &mut Parts| concat(p, 6).bias = with_i32(concat(p, 6).bias, 0, bias);
+    let bad = build_from(tiny_one_scale(), set_bias);
+    assert_eq!(
+        Model::from_bytes(&bad).err(),
+        Some(Error::AccumulatorOverflow { op: 6 })
+    );
+    accepts(set_bias);
+}
+
+#[test]
 fn wrong_requant_lengths_are_rejected() {
     rejects(Error::RequantLength { op: 0 }, |p| {
         let r = &mut conv(p, 0).requant;

@@ -403,7 +403,13 @@ pub(super) fn concat_case(t: &Tensors<'_>, op_index: usize, c: &ConcatConv1x1<'_
     )
     .map_err(|e| format!("op {op_index} (ConcatConv1x1): {e}"))?;
     let (a, b) = (t.values(c.input_a)?, t.values(c.input_b)?);
-    let weights = i8s(c.weights);
+    let weights = if c.requant_b.shifts.0.is_empty() {
+        // A one-scale blob (spec §5.1) holds the `b` weights per unit of
+        // `a`'s scale; TFLite keeps them per unit of their own.
+        tflite_weights(&i8s(c.weights), (da.c, db.c), f64::from(qa.scale) / f64::from(qb.scale))
+    } else {
+        i8s(c.weights)
+    };
     let reference = tflite_concat_conv1x1(&a, da.c, &b, db.c, &params, &weights, i32::from(qo.zero_point), c.clamp);
     let concat = TensorKey::Concat(op_index);
     Ok(Case {
@@ -520,6 +526,25 @@ pub(super) fn concat_params(
         params.bias.push(rescaled as i32);
     }
     Ok(params)
+}
+
+/// One-scale concat weights (rows of `c_a` `a` values, then `c_b` `b`
+/// values in units of `s_a · s_w / s_b`) back in the weight scale of the
+/// whole row, as a TFLite model holds them: the `b` values times
+/// `b_factor = s_a / s_b`, rounded, clamped to ±127.
+pub(super) fn tflite_weights(weights: &[i8], (c_a, c_b): (usize, usize), b_factor: f64) -> Vec<i8> {
+    let row = (c_a + c_b).max(1);
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            if i % row < c_a {
+                w
+            } else {
+                (f64::from(w) * b_factor).round().clamp(-127.0, 127.0) as i8
+            }
+        })
+        .collect()
 }
 
 /// TFLite's int8 → int8 requantisation of one value to the concat tensor.
