@@ -24,7 +24,7 @@ use std::vec::Vec;
 /// (`dsp`), measured under QEMU by `cargo xtask firmware` (which prints the
 /// current measurement next to this constant): a one-number summary; the
 /// estimates use the per-op-type [`M4_OP_RATES`].
-pub const M4_INSTRUCTIONS_PER_MAC: f64 = 1.981;
+pub const M4_INSTRUCTIONS_PER_MAC: f64 = 1.641;
 
 /// Cortex-M4 instructions per unit of [`op_work`], per op type.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,15 +47,17 @@ pub struct OpRates {
 /// conversion is charged to the first op): `Conv2dMaxPool`,
 /// `ConcatConv1x1`, `FullyConnected` and the heads on the fused micro model;
 /// `Conv2d` and `MaxPool2d` on the same model built with separate conv and
-/// pool ops (`SmnShape { fused_pool: false, .. }`); average pooling is not
-/// in either and is assumed to cost what max pooling does.
+/// pool ops (`SmnShape { fused_pool: false, .. }`; measured with the
+/// 2026-12-04 kernels, before the block tiles, so `Conv2d` is a high
+/// estimate); average pooling is not in either and is assumed to cost what
+/// max pooling does. The others: 2026-12-07, one-scale concats.
 pub const M4_OP_RATES: OpRates = OpRates {
     conv2d_per_mac: 2.41,
-    conv2d_max_pool_per_mac: 1.833,
-    concat_conv1x1_per_mac: 3.644,
-    fully_connected_per_mac: 2.626,
+    conv2d_max_pool_per_mac: 1.574,
+    concat_conv1x1_per_mac: 2.367,
+    fully_connected_per_mac: 2.373,
     pool_per_input: 10.55,
-    head: 2460.0,
+    head: 2420.0,
 };
 
 /// Units of work of `op` that [`OpRates`] count: MACs for MAC ops, input

@@ -311,6 +311,7 @@ mod tests {
     fn matches_reference_on_random_shapes() {
         random_shapes::<crate::kernels::portable::Portable>(31);
         random_shapes::<crate::kernels::dsp::Dsp>(32);
+        random_shapes::<crate::kernels::scalar::Scalar>(33);
     }
 
     fn random_shapes<E: MacEngine>(seed: u64) {

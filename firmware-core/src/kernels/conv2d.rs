@@ -278,6 +278,7 @@ mod tests {
     fn matches_reference_on_random_shapes() {
         random_shapes::<crate::kernels::portable::Portable>(21);
         random_shapes::<crate::kernels::dsp::Dsp>(22);
+        random_shapes::<crate::kernels::scalar::Scalar>(23);
     }
 
     fn random_shapes<E: MacEngine>(seed: u64) {

@@ -235,6 +235,7 @@ mod tests {
     fn tile_2x2_rows_match_i64_reference() {
         rows_match::<Portable>(13);
         rows_match::<Dsp>(14);
+        rows_match::<crate::kernels::scalar::Scalar>(15);
     }
 
     #[test]
@@ -245,6 +246,11 @@ mod tests {
     #[test]
     fn dsp_engine_matches_i64_reference() {
         engine_matches::<Dsp>(12);
+    }
+
+    #[test]
+    fn scalar_engine_matches_i64_reference() {
+        engine_matches::<crate::kernels::scalar::Scalar>(16);
     }
 
     fn gather_case<E: MacEngine>(rng: &mut Rng) {
@@ -295,6 +301,7 @@ mod tests {
         for _ in 0..500 {
             gather_case::<Portable>(&mut rng);
             gather_case::<Dsp>(&mut rng);
+            gather_case::<crate::kernels::scalar::Scalar>(&mut rng);
         }
     }
 }

@@ -75,6 +75,7 @@ mod tests {
     fn matches_reference() {
         random_cases::<crate::kernels::portable::Portable>(41);
         random_cases::<crate::kernels::dsp::Dsp>(42);
+        random_cases::<crate::kernels::scalar::Scalar>(43);
     }
 
     fn random_cases<E: MacEngine>(seed: u64) {

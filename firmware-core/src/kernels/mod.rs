@@ -21,17 +21,25 @@ pub mod params;
 pub mod pool_window;
 pub mod portable;
 pub mod requant;
+pub mod scalar;
 mod simd_dispatch;
 #[cfg(test)]
 mod test_util;
 
 /// The engine the kernels run: [`dsp::Dsp`] on Armv7E-M with the `dsp`
-/// feature, [`portable::Portable`] elsewhere (see [`mac`]).
+/// feature, [`scalar::Scalar`] on other Arm builds, [`portable::Portable`]
+/// elsewhere (see [`mac`]).
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
 pub type Native = dsp::Dsp;
 /// The engine the kernels run: [`dsp::Dsp`] on Armv7E-M with the `dsp`
-/// feature, [`portable::Portable`] elsewhere (see [`mac`]).
-#[cfg(not(all(target_arch = "arm", feature = "dsp")))]
+/// feature, [`scalar::Scalar`] on other Arm builds, [`portable::Portable`]
+/// elsewhere (see [`mac`]).
+#[cfg(all(target_arch = "arm", not(feature = "dsp")))]
+pub type Native = scalar::Scalar;
+/// The engine the kernels run: [`dsp::Dsp`] on Armv7E-M with the `dsp`
+/// feature, [`scalar::Scalar`] on other Arm builds, [`portable::Portable`]
+/// elsewhere (see [`mac`]).
+#[cfg(not(target_arch = "arm"))]
 pub type Native = portable::Portable;
 
 /// Height, width and channels of an NHWC tensor.
