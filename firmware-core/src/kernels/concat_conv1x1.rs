@@ -57,7 +57,10 @@ pub fn concat_conv1x1(
     output: &mut [i8],
     out_channels: usize,
 ) -> Result<(), Error> {
-    with_best_simd(|| run::<Native>(args, Some(a), output, out_channels))
+    with_best_simd(
+        #[inline(always)]
+        || run::<Native>(args, Some(a), output, out_channels),
+    )
 }
 
 /// Runs the op in place: `tensor` holds `a` (`pixels × c_a`) on entry and
@@ -67,7 +70,10 @@ pub fn concat_conv1x1_in_place(
     tensor: &mut [i8],
     out_channels: usize,
 ) -> Result<(), Error> {
-    with_best_simd(|| run::<Native>(args, None, tensor, out_channels))
+    with_best_simd(
+        #[inline(always)]
+        || run::<Native>(args, None, tensor, out_channels),
+    )
 }
 
 /// Output-channel pairs per block of accumulators.

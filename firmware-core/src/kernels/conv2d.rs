@@ -70,7 +70,10 @@ fn emit_pooled<const FAST: bool>(
 /// Runs the convolution into `output` (`output_shape.len()` values; the
 /// pooled shape when [`Conv2dArgs::pool_2x2`]).
 pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> Result<(), Error> {
-    with_best_simd(|| conv2d_with::<Native>(args, output, output_shape))
+    with_best_simd(
+        #[inline(always)]
+        || conv2d_with::<Native>(args, output, output_shape),
+    )
 }
 
 /// Output-channel pairs per block of accumulators (the tiles of one block

@@ -25,7 +25,10 @@ pub struct FullyConnectedArgs<'a> {
 
 /// Runs the layer into `output` (one value per weight row).
 pub fn fully_connected(args: &FullyConnectedArgs<'_>, output: &mut [i8]) -> Result<(), Error> {
-    with_best_simd(|| fully_connected_with::<Native>(args, output))
+    with_best_simd(
+        #[inline(always)]
+        || fully_connected_with::<Native>(args, output),
+    )
 }
 
 /// [`fully_connected`] on a chosen MAC engine (the tests run both).
