@@ -15,7 +15,7 @@
 //! output channels than `a` has channels: output pixel `p` then overwrites
 //! only bytes of input pixels that were already read.
 use super::dot::{gather, weight_row, PatchScratch, MAX_PATCH};
-use super::emit::{self, emit_pixel_dyn};
+use super::emit::{self, emit_pair_dyn};
 use super::mac::{from, pair_len, strided_row, MacEngine};
 use super::params::{requant_at, Blocks, Channel, ChannelParams, CACHED_CHANNELS};
 use super::requant::{mbqm, takes_fast_path};
@@ -255,10 +255,7 @@ fn run_one_scale<E: MacEngine>(
             E::tile_2x2_rows(pp, from(args.weights, 2 * block * k), k, k, tiles);
             let channels = params.get(2 * block, 2 * n, oc).ok_or(Error::Internal)?;
             let outs = outs0.get_mut(block..block + n).ok_or(Error::Internal)?;
-            emit_pixel_dyn::<0>(fast, stage, channels, tiles, outs);
-            if let Some(outs) = outs1.get_mut(block..block + n) {
-                emit_pixel_dyn::<2>(fast, stage, channels, tiles, outs);
-            }
+            emit_pair_dyn(fast, stage, channels, tiles, (outs, outs1.get_mut(block..block + n)));
         }
         if let [o0] = odd0 {
             let j = oc - 1;

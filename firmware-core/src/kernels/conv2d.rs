@@ -17,7 +17,7 @@
 //! are skipped.
 use super::conv_gather::Geometry;
 use super::dot::{weight_row, PatchScratch, MAX_PATCH};
-use super::emit::{emit_pixel_dyn, finish};
+use super::emit::{emit_pair_dyn, finish};
 use super::mac::{from, pair_len, MacEngine};
 use super::params::{Blocks, Channel, ChannelParams, CACHED_CHANNELS};
 use super::requant::takes_fast_path;
@@ -195,8 +195,7 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                 let (Some(a), Some(b)) = (a, b) else {
                     return Err(Error::Internal);
                 };
-                emit_pixel_dyn::<0>(fast, stage, channels, t, a);
-                emit_pixel_dyn::<2>(fast, stage, channels, t, b);
+                emit_pair_dyn(fast, stage, channels, t, (a, Some(b)));
             }
             if let ([a], [b]) = (odd_a, odd_b) {
                 let (wr, c) = single(out_c - 1)?;

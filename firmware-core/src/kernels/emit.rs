@@ -32,18 +32,38 @@ pub fn emit_pixel<const FAST: bool, const AT: usize>(
     }
 }
 
-/// [`emit_pixel`] with the fast-path choice made at run time, once per block.
+/// Both pixels' outputs for a block of channel pairs (pixel 0 from sums 0,
+/// 1 of each tile, pixel 1 from sums 2, 3): each channel's parameters are
+/// loaded once for the two pixels.
 #[inline(always)]
-pub fn emit_pixel_dyn<const AT: usize>(
+pub fn emit_pair<const FAST: bool>(
+    stage: &OutputStage,
+    channels: &[Channel],
+    tiles: &[[i32; 4]],
+    (outs_a, outs_b): (&mut [[i8; 2]], &mut [[i8; 2]]),
+) {
+    let (channels, _) = channels.as_chunks::<2>();
+    for (((t, [c0, c1]), [a0, a1]), [b0, b1]) in tiles.iter().zip(channels).zip(outs_a).zip(outs_b) {
+        let &[s0, s1, s2, s3] = t;
+        (*a0, *a1) = (finish::<FAST>(stage, c0, s0), finish::<FAST>(stage, c1, s1));
+        (*b0, *b1) = (finish::<FAST>(stage, c0, s2), finish::<FAST>(stage, c1, s3));
+    }
+}
+
+/// [`emit_pair`] with the fast-path choice made at run time, once per
+/// block; pixel 0 alone ([`emit_pixel`]) when there is no pixel 1.
+#[inline(always)]
+pub fn emit_pair_dyn(
     fast: bool,
     stage: &OutputStage,
     channels: &[Channel],
     tiles: &[[i32; 4]],
-    outs: &mut [[i8; 2]],
+    (outs_a, outs_b): (&mut [[i8; 2]], Option<&mut [[i8; 2]]>),
 ) {
-    if fast {
-        emit_pixel::<true, AT>(stage, channels, tiles, outs);
-    } else {
-        emit_pixel::<false, AT>(stage, channels, tiles, outs);
+    match (fast, outs_b) {
+        (true, Some(outs_b)) => emit_pair::<true>(stage, channels, tiles, (outs_a, outs_b)),
+        (false, Some(outs_b)) => emit_pair::<false>(stage, channels, tiles, (outs_a, outs_b)),
+        (true, None) => emit_pixel::<true, 0>(stage, channels, tiles, outs_a),
+        (false, None) => emit_pixel::<false, 0>(stage, channels, tiles, outs_a),
     }
 }
