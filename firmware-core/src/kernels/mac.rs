@@ -3,12 +3,15 @@
 //! `kernels::dot`) times `i8` weight rows, accumulated in `i32`, in register
 //! tiles of two pixels × two output channels.
 //!
-//! Two engines implement [`MacEngine`] with identical results:
-//! `Portable` (`kernels::portable`: plain Rust; LLVM vectorises it on x86) and
-//! `Dsp` (`kernels::dsp`: Armv7E-M `SMLAD`/`SXTB16`, two MACs per instruction;
-//! on other targets it runs on plain-Rust models of the instructions, so its
-//! algorithm is tested on the host). `kernels::Native` is the one the kernels use:
-//! `Dsp` on `target_arch = "arm"` with the `dsp` feature, else `Portable`.
+//! Three engines implement [`MacEngine`] with identical results:
+//! `Portable` (`kernels::portable`: plain Rust; LLVM vectorises it on x86),
+//! `Scalar` (`kernels::scalar`: plain Rust on the interleaved layout, for Arm
+//! cores without the DSP extension) and `Dsp` (`kernels::dsp`: Armv7E-M
+//! `SMLAD`/`SXTB16`, two MACs per instruction; on other targets it runs on
+//! plain-Rust models of the instructions, so its algorithm is tested on the
+//! host). `kernels::Native` is the one the kernels use: `Dsp` on
+//! `target_arch = "arm"` with the `dsp` feature, `Scalar` on other Arm
+//! builds, else `Portable`.
 //! (This module names the engines only in prose: they depend on it, not it
 //! on them.)
 //!
@@ -22,7 +25,7 @@
 //! * `Portable`: two blocks, pixel 0 in the first half and pixel 1 in the
 //!   second, natural order, so each tile is one long loop over contiguous
 //!   slices that LLVM vectorises.
-//! * `Dsp`: interleaved in groups of four values — group `g` of pixel 0 at
+//! * `Dsp` and `Scalar`: interleaved in groups of four values — group `g` of pixel 0 at
 //!   slots `8g..8g+4`, of pixel 1 at `8g+4..8g+8` — so one pointer walks both
 //!   pixels, and within a group the middle two values swapped,
 //!   `(x0, x2, x1, x3)`, so that one 32-bit load pairs `(x0, x2)` with
