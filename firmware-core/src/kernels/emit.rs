@@ -1,9 +1,10 @@
 //! Requantising blocks of register tiles into int8 outputs, shared by the
-//! MAC kernels: one accumulator per output, [`mbqm`] with the output
+//! MAC kernels: one accumulator per output, requantised
+//! ([`multiply_by_quantized_multiplier`], or its fast path) with the output
 //! channel's bias, multiplier and shift, then the output stage
 //! (`docs/int8-spec.md` §3–§4).
 use super::params::Channel;
-use super::requant::mbqm;
+use super::requant::{mbqm_fast_with, multiply_by_quantized_multiplier};
 use super::OutputStage;
 
 /// Requantises one accumulator (bias not yet added) of channel `ch`;
@@ -11,7 +12,12 @@ use super::OutputStage;
 /// ([`super::requant::takes_fast_path`]).
 #[inline(always)]
 pub fn finish<const FAST: bool>(stage: &OutputStage, ch: &Channel, acc: i32) -> i8 {
-    stage.finish(mbqm::<FAST>(ch.bias.wrapping_add(acc), ch.multiplier, ch.shift))
+    let x = ch.bias.wrapping_add(acc);
+    stage.finish(if FAST {
+        mbqm_fast_with(x, ch.multiplier, ch.rounding)
+    } else {
+        multiply_by_quantized_multiplier(x, ch.multiplier, ch.shift)
+    })
 }
 
 /// One pixel's outputs for a block of channel pairs: sums `AT` and `AT + 1`

@@ -1,4 +1,5 @@
 //! Per-output-channel parameters read in place from little-endian blob bytes.
+use super::requant::Rounding;
 
 /// Reads a little-endian `i32` from a 4-byte chunk (0 for a short chunk,
 /// which validation excludes).
@@ -30,6 +31,22 @@ pub struct Channel {
     pub multiplier: i32,
     /// Power-of-two shift (positive = left).
     pub shift: i32,
+    /// The right shift's rounding constants, for the fast path
+    /// ([`crate::kernels::requant::mbqm_fast_with`]).
+    pub rounding: Rounding,
+}
+
+impl Channel {
+    /// A channel with its rounding constants computed.
+    #[inline(always)]
+    pub fn new(bias: i32, multiplier: i32, shift: i32) -> Self {
+        Channel {
+            bias,
+            multiplier,
+            shift,
+            rounding: Rounding::for_shift(shift),
+        }
+    }
 }
 
 impl<'a> ChannelParams<'a> {
@@ -43,11 +60,7 @@ impl<'a> ChannelParams<'a> {
             .iter()
             .zip(self.multipliers.as_chunks::<4>().0)
             .zip(self.shifts)
-            .map(|((&b, &m), &s)| Channel {
-                bias: i32::from_le_bytes(b),
-                multiplier: i32::from_le_bytes(m),
-                shift: i32::from(s as i8),
-            })
+            .map(|((&b, &m), &s)| Channel::new(i32::from_le_bytes(b), i32::from_le_bytes(m), i32::from(s as i8)))
     }
 }
 
@@ -56,11 +69,11 @@ impl ChannelParams<'_> {
     #[inline(always)]
     pub fn get(&self, j: usize) -> Option<Channel> {
         let word = |bytes: &[u8]| bytes.get(4 * j..4 * j + 4).map(le_i32);
-        Some(Channel {
-            bias: word(self.bias)?,
-            multiplier: word(self.multipliers)?,
-            shift: i32::from(*self.shifts.get(j)? as i8),
-        })
+        Some(Channel::new(
+            word(self.bias)?,
+            word(self.multipliers)?,
+            i32::from(*self.shifts.get(j)? as i8),
+        ))
     }
 }
 

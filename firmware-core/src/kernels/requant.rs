@@ -47,6 +47,42 @@ pub fn takes_fast_path(multiplier: i32, shift: i32) -> bool {
     (-31..=0).contains(&shift) && multiplier != i32::MIN
 }
 
+/// The constants of `rounding_divide_by_pot(x, e)` for one right shift
+/// `e = −shift` (clamped to 0..=31), computed once per channel instead of
+/// once per output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rounding {
+    /// `e`.
+    pub exponent: u32,
+    /// `2^e − 1`.
+    pub mask: i32,
+    /// `mask >> 1`.
+    pub half: i32,
+}
+
+impl Rounding {
+    /// The constants for a (non-positive) requantisation shift.
+    #[inline(always)]
+    pub fn for_shift(shift: i32) -> Self {
+        let exponent = shift.min(0).unsigned_abs().min(31);
+        let mask = ((1u32 << exponent) - 1) as i32;
+        Rounding {
+            exponent,
+            mask,
+            half: mask >> 1,
+        }
+    }
+}
+
+/// [`mbqm_fast`] with the rounding constants of its shift precomputed
+/// (`rounding = Rounding::for_shift(shift)`): the same result.
+#[inline(always)]
+pub fn mbqm_fast_with(x: i32, multiplier: i32, rounding: Rounding) -> i32 {
+    let high = ((i64::from(x) * i64::from(multiplier) + (1i64 << 30)) >> 31) as i32;
+    let threshold = rounding.half + i32::from(high < 0);
+    (high >> rounding.exponent) + i32::from(high & rounding.mask > threshold)
+}
+
 /// [`multiply_by_quantized_multiplier`] for a multiplier and shift that
 /// [`takes_fast_path`] accepts, in about half the instructions and without
 /// a branch on them (kernels check a whole op's channels once and then run
@@ -189,6 +225,32 @@ mod tests {
                 let m = (rng.i32_any() & i32::MAX).max(1 << 30);
                 assert_eq!(
                     multiply_by_quantized_multiplier(x, m, shift) as i64,
+                    mbqm_ref(x, m, shift),
+                    "{x} {m} {shift}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_with_precomputed_rounding_matches_reference() {
+        let mut rng = Rng::new(4);
+        for shift in -31..=0 {
+            let rounding = Rounding::for_shift(shift);
+            let ms = [0, 1, 1 << 30, i32::MAX, 1_518_500_250];
+            for (&x, &m) in EDGES.iter().flat_map(|x| ms.iter().map(move |m| (x, m))) {
+                assert!(takes_fast_path(m, shift));
+                assert_eq!(
+                    mbqm_fast_with(x, m, rounding) as i64,
+                    mbqm_ref(x, m, shift),
+                    "{x} {m} {shift}"
+                );
+            }
+            for _ in 0..3_000 {
+                let x = rng.i32_any() >> rng.below(32);
+                let m = (rng.i32_any() & i32::MAX).max(1 << 30);
+                assert_eq!(
+                    mbqm_fast_with(x, m, rounding) as i64,
                     mbqm_ref(x, m, shift),
                     "{x} {m} {shift}"
                 );
