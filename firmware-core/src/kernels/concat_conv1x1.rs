@@ -137,33 +137,10 @@ pub(crate) fn run<E: MacEngine>(
     let pairs = oc / 2;
     let weights_b = from(args.weights, ca);
     for pair in 0..pixels.div_ceil(2) {
-        let first = 2 * pair;
-        let both = first + 1 < pixels;
-        let mut load = |pixel: usize, src: &[i8]| -> Result<(), Error> {
-            let p = first + pixel;
-            gather::<E>(
-                ppa,
-                pixel,
-                0,
-                src.get(p * ca..(p + 1) * ca).ok_or(Error::Internal)?,
-                offset_a,
-            );
-            gather::<E>(
-                ppb,
-                pixel,
-                0,
-                args.b.get(p * cb..(p + 1) * cb).ok_or(Error::Internal)?,
-                offset_b,
-            );
-            Ok(())
-        };
-        load(0, a.unwrap_or(output))?;
-        if both {
-            load(1, a.unwrap_or(output))?;
-        }
-        let n = 1 + usize::from(both);
-        let out = output.get_mut(first * oc..(first + n) * oc).ok_or(Error::Internal)?;
-        let (out0, out1) = out.split_at_mut_checked(oc).ok_or(Error::Internal)?;
+        let (out0, out1) = pixel_pair(args, a, output, (pair, pixels), (ca, cb, oc), |pixel, xa, xb| {
+            gather::<E>(ppa, pixel, 0, xa, offset_a);
+            gather::<E>(ppb, pixel, 0, xb, offset_b);
+        })?;
         // Output channels two at a time (each patch word feeds both), a
         // block of tiles per side before any requantisation.
         let ((outs0, odd0), (outs1, odd1)) = (out0.as_chunks_mut::<2>(), out1.as_chunks_mut::<2>());
@@ -209,6 +186,32 @@ pub(crate) fn run<E: MacEngine>(
     Ok(())
 }
 
+/// Pixel pair `pair` (pixels `2·pair` and, when `< pixels`, `2·pair + 1`):
+/// `put(pixel, a values, b values)` for each pixel first, then the two
+/// pixels' output slices (the second empty for a last, odd pixel). Both
+/// pixels are read before either is written, so the op may run in place
+/// (`a = None`: `a` is read from `output`).
+#[inline(always)]
+fn pixel_pair<'o>(
+    args: &ConcatConv1x1Args<'_>,
+    a: Option<&[i8]>,
+    output: &'o mut [i8],
+    (pair, pixels): (usize, usize),
+    (ca, cb, oc): (usize, usize, usize),
+    mut put: impl FnMut(usize, &[i8], &[i8]),
+) -> Result<(&'o mut [i8], &'o mut [i8]), Error> {
+    let first = 2 * pair;
+    let n = 1 + usize::from(first + 1 < pixels);
+    for (pixel, p) in (first..first + n).enumerate() {
+        let src = a.unwrap_or(output);
+        let xa = src.get(p * ca..(p + 1) * ca).ok_or(Error::Internal)?;
+        let xb = args.b.get(p * cb..(p + 1) * cb).ok_or(Error::Internal)?;
+        put(pixel, xa, xb);
+    }
+    let out = output.get_mut(first * oc..(first + n) * oc).ok_or(Error::Internal)?;
+    out.split_at_mut_checked(oc).ok_or(Error::Internal)
+}
+
 /// The one-scale op (`docs/int8-spec.md` §5.1, an empty `b`-side
 /// requantisation): both inputs gathered into one patch of `c_a + c_b`
 /// values (`a` first, as the weight rows), one accumulator and one
@@ -230,24 +233,10 @@ fn run_one_scale<E: MacEngine>(
     let pairs = oc / 2;
     let pixels = args.b.len().checked_div(cb).ok_or(Error::Internal)?;
     for pair in 0..pixels.div_ceil(2) {
-        let first = 2 * pair;
-        let both = first + 1 < pixels;
-        let mut load = |pixel: usize, src: &[i8]| -> Result<(), Error> {
-            let p = first + pixel;
-            let xa = src.get(p * ca..(p + 1) * ca).ok_or(Error::Internal)?;
-            let xb = args.b.get(p * cb..(p + 1) * cb).ok_or(Error::Internal)?;
+        let (out0, out1) = pixel_pair(args, a, output, (pair, pixels), (ca, cb, oc), |pixel, xa, xb| {
             gather::<E>(pp, pixel, 0, xa, offset_a);
             gather::<E>(pp, pixel, ca, xb, offset_b);
-            Ok(())
-        };
-        load(0, a.unwrap_or(output))?;
-        if both {
-            load(1, a.unwrap_or(output))?;
-        }
-        // Both pixels are gathered before either is written (in place).
-        let n = 1 + usize::from(both);
-        let out = output.get_mut(first * oc..(first + n) * oc).ok_or(Error::Internal)?;
-        let (out0, out1) = out.split_at_mut_checked(oc).ok_or(Error::Internal)?;
+        })?;
         let ((outs0, odd0), (outs1, odd1)) = (out0.as_chunks_mut::<2>(), out1.as_chunks_mut::<2>());
         for block in (0..pairs).step_by(BLOCK_PAIRS) {
             let n = (pairs - block).min(BLOCK_PAIRS);
