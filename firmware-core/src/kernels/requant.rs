@@ -208,54 +208,40 @@ mod tests {
         assert_eq!(rounding_divide_by_pot(-5, 2), -1);
     }
 
-    #[test]
-    fn mbqm_matches_reference_including_saturation() {
-        let mut rng = Rng::new(3);
-        for shift in -31..=30 {
-            for &x in &EDGES {
-                for &m in &[0, 1, 1 << 30, i32::MAX, 1_518_500_250, -1, -(1 << 30), i32::MIN] {
-                    assert_eq!(
-                        multiply_by_quantized_multiplier(x, m, shift) as i64,
-                        mbqm_ref(x, m, shift)
-                    );
-                }
-            }
-            for _ in 0..3_000 {
+    /// `f(x, m, shift)` against the reference for every shift in `shifts`,
+    /// the edge inputs times `multipliers`, and 3,000 random inputs.
+    fn check_requant(
+        seed: u64,
+        shifts: core::ops::RangeInclusive<i32>,
+        multipliers: &[i32],
+        f: impl Fn(i32, i32, i32) -> i32,
+    ) {
+        let mut rng = Rng::new(seed);
+        for shift in shifts {
+            let edges = EDGES.iter().flat_map(|&x| multipliers.iter().map(move |&m| (x, m)));
+            let random = (0..3_000).map(|_| {
                 let x = rng.i32_any() >> rng.below(32);
-                let m = (rng.i32_any() & i32::MAX).max(1 << 30);
-                assert_eq!(
-                    multiply_by_quantized_multiplier(x, m, shift) as i64,
-                    mbqm_ref(x, m, shift),
-                    "{x} {m} {shift}"
-                );
+                (x, (rng.i32_any() & i32::MAX).max(1 << 30))
+            });
+            for (x, m) in edges.chain(random) {
+                assert_eq!(f(x, m, shift) as i64, mbqm_ref(x, m, shift), "{x} {m} {shift}");
             }
         }
     }
 
     #[test]
+    fn mbqm_matches_reference_including_saturation() {
+        let multipliers = [0, 1, 1 << 30, i32::MAX, 1_518_500_250, -1, -(1 << 30), i32::MIN];
+        check_requant(3, -31..=30, &multipliers, multiply_by_quantized_multiplier);
+    }
+
+    #[test]
     fn fast_path_with_precomputed_rounding_matches_reference() {
-        let mut rng = Rng::new(4);
-        for shift in -31..=0 {
-            let rounding = Rounding::for_shift(shift);
-            let ms = [0, 1, 1 << 30, i32::MAX, 1_518_500_250];
-            for (&x, &m) in EDGES.iter().flat_map(|x| ms.iter().map(move |m| (x, m))) {
-                assert!(takes_fast_path(m, shift));
-                assert_eq!(
-                    mbqm_fast_with(x, m, rounding) as i64,
-                    mbqm_ref(x, m, shift),
-                    "{x} {m} {shift}"
-                );
-            }
-            for _ in 0..3_000 {
-                let x = rng.i32_any() >> rng.below(32);
-                let m = (rng.i32_any() & i32::MAX).max(1 << 30);
-                assert_eq!(
-                    mbqm_fast_with(x, m, rounding) as i64,
-                    mbqm_ref(x, m, shift),
-                    "{x} {m} {shift}"
-                );
-            }
-        }
+        let multipliers = [0, 1, 1 << 30, i32::MAX, 1_518_500_250];
+        assert!((-31..=0).all(|shift| multipliers.iter().all(|&m| takes_fast_path(m, shift))));
+        check_requant(4, -31..=0, &multipliers, |x, m, shift| {
+            mbqm_fast_with(x, m, Rounding::for_shift(shift))
+        });
     }
 
     #[test]
