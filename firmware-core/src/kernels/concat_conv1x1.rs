@@ -115,7 +115,7 @@ pub(crate) fn run<E: MacEngine>(
     let pixels = args.b.len() / cb;
     if args.multipliers_b.is_empty() && args.shifts_b.is_empty() {
         let pp = scratch.get_mut(..pair_len(ca_cb)).ok_or(Error::Internal)?;
-        return run_one_scale::<E>(args, a, output, pp, (ca, cb, oc), (offset_a, offset_b));
+        return run_one_scale::<E>(args, a, output, pp, (ca, cb, oc, pixels), (offset_a, offset_b));
     }
     let (ppa, ppb) = halves(scratch, pair_len(ca), pair_len(cb)).ok_or(Error::Internal)?;
     let stage = &args.output_stage;
@@ -222,7 +222,7 @@ fn run_one_scale<E: MacEngine>(
     a: Option<&[i8]>,
     output: &mut [i8],
     pp: &mut [i16],
-    (ca, cb, oc): (usize, usize, usize),
+    (ca, cb, oc, pixels): (usize, usize, usize, usize),
     (offset_a, offset_b): (i16, i16),
 ) -> Result<(), Error> {
     let k = ca + cb;
@@ -231,7 +231,6 @@ fn run_one_scale<E: MacEngine>(
     let mut params = Blocks::new(|j| args.channels_a.get(j));
     let mut accs = [[0i32; 4]; BLOCK_PAIRS];
     let pairs = oc / 2;
-    let pixels = args.b.len().checked_div(cb).ok_or(Error::Internal)?;
     for pair in 0..pixels.div_ceil(2) {
         let (out0, out1) = pixel_pair(args, a, output, (pair, pixels), (ca, cb, oc), |pixel, xa, xb| {
             gather::<E>(pp, pixel, 0, xa, offset_a);
