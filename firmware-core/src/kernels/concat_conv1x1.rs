@@ -92,7 +92,10 @@ fn halves(p: &mut [i16], len_a: usize, len_b: usize) -> Option<(&mut [i16], &mut
 }
 
 /// The op on a chosen engine; `a = None` reads `a` from `output` (in place).
-#[inline(always)]
+/// One out-of-line copy on Arm (both entry points share its ~15 KB of
+/// code); inlined elsewhere, so that the x86 AVX2 entry compiles it.
+#[cfg_attr(target_arch = "arm", inline(never))]
+#[cfg_attr(not(target_arch = "arm"), inline(always))]
 pub(crate) fn run<E: MacEngine>(
     args: &ConcatConv1x1Args<'_>,
     a: Option<&[i8]>,

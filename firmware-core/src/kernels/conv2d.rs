@@ -76,6 +76,17 @@ pub fn conv2d(args: &Conv2dArgs<'_>, output: &mut [i8], output_shape: Shape) -> 
     )
 }
 
+/// [`emit_pooled`] off the fast path: rare, so one out-of-line copy.
+#[inline(never)]
+fn emit_pooled_general(
+    stage: &OutputStage,
+    channels: &[Channel],
+    tiles: (&[[i32; 4]], &[[i32; 4]]),
+    outs: &mut [[i8; 2]],
+) {
+    emit_pooled::<false>(stage, channels, tiles, outs);
+}
+
 /// Output-channel pairs per block of accumulators (the tiles of one block
 /// are computed before any of them is requantised).
 const BLOCK_PAIRS: usize = CACHED_CHANNELS / 2;
@@ -148,7 +159,7 @@ pub(crate) fn conv2d_with<E: MacEngine>(
                     if fast {
                         emit_pooled::<true>(stage, channels, (t, b), outs);
                     } else {
-                        emit_pooled::<false>(stage, channels, (t, b), outs);
+                        emit_pooled_general(stage, channels, (t, b), outs);
                     }
                 }
                 if let [o] = odd {

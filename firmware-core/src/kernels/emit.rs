@@ -68,8 +68,22 @@ pub fn emit_pair_dyn(
 ) {
     match (fast, outs_b) {
         (true, Some(outs_b)) => emit_pair::<true>(stage, channels, tiles, (outs_a, outs_b)),
-        (false, Some(outs_b)) => emit_pair::<false>(stage, channels, tiles, (outs_a, outs_b)),
         (true, None) => emit_pixel::<true, 0>(stage, channels, tiles, outs_a),
-        (false, None) => emit_pixel::<false, 0>(stage, channels, tiles, outs_a),
+        (false, outs_b) => emit_general(stage, channels, tiles, (outs_a, outs_b)),
+    }
+}
+
+/// [`emit_pair_dyn`] off the fast path (a channel with a left shift or the
+/// one saturating multiplier): rare, so one out-of-line copy.
+#[inline(never)]
+fn emit_general(
+    stage: &OutputStage,
+    channels: &[Channel],
+    tiles: &[[i32; 4]],
+    (outs_a, outs_b): (&mut [[i8; 2]], Option<&mut [[i8; 2]]>),
+) {
+    match outs_b {
+        Some(outs_b) => emit_pair::<false>(stage, channels, tiles, (outs_a, outs_b)),
+        None => emit_pixel::<false, 0>(stage, channels, tiles, outs_a),
     }
 }
