@@ -7,7 +7,7 @@
 //! values at a fixed offset, gathered without any per-tap arithmetic. Only
 //! border pixels take the general path, which clips every kernel row.
 use super::dot::{gather, gather_spans};
-use super::mac::{from, MacEngine};
+use super::mac::{from, padded, MacEngine};
 use super::Shape;
 use crate::format::Window;
 use crate::Error;
@@ -82,7 +82,17 @@ fn copy_spilling(dst: &mut [i8], src: &[i8], n: usize) {
     }
 }
 
-/// A convolution's input and window, with the interior precomputed.
+/// The four values at `r[i..i + 4]` as one little-endian word (0 where
+/// they run past `r`; the callers' constant indices never do).
+#[inline(always)]
+fn word_at<const N: usize>(r: &[i8; N], i: usize) -> u32 {
+    r.get(i..i + 4)
+        .and_then(|q| q.first_chunk::<4>())
+        .map_or(0, |q| u32::from_le_bytes(q.map(|b| b as u8)))
+}
+
+/// A convolution's input and window, with the interior and the per-pixel
+/// constants of the interior gather precomputed.
 #[derive(Clone, Debug)]
 pub(crate) struct Geometry<'a> {
     input: &'a [i8],
@@ -94,8 +104,23 @@ pub(crate) struct Geometry<'a> {
     rows: Range<usize>,
     /// Output columns whose kernel taps are all inside the input.
     cols: Range<usize>,
+    /// Kernel rows (`kernel_h`).
+    kernel_rows: usize,
+    /// Values of one kernel row of a patch (`kernel_w · channels`).
+    span: usize,
+    /// Values of one input row (`width · channels`).
+    row_stride: usize,
+    /// Patch values rounded up to whole groups of four when the patch is
+    /// gathered through [`Geometry::copy`] (a small patch whose kernel rows
+    /// are not whole groups), else 0.
+    small_len: usize,
+    /// True for a 3 × 3 kernel over 3 channels (kernel rows of nine values),
+    /// gathered by [`Geometry::gather_three_rows_of_nine`].
+    three_rows_of_nine: bool,
     /// Scratch for small patches' contiguous copy (zeroed once per op, not
-    /// once per pixel).
+    /// once per pixel); the values from the patch length up to `small_len`
+    /// hold the zero point, so the last group is gathered whole and its
+    /// padding slots get `zero_point + offset = 0`.
     copy: [[i8; 4]; SMALL_PATCH / 4 + 1],
 }
 
@@ -105,15 +130,24 @@ impl<'a> Geometry<'a> {
     #[inline(always)]
     pub(crate) fn new(input: &'a [i8], shape: Shape, zero_point: i32, window: Window) -> Result<Self, Error> {
         let w = window;
+        let zero = i8::try_from(zero_point).map_err(|_| Error::Internal)?;
+        let kernel_rows = usize::from(w.kernel_h);
+        let span = usize::from(w.kernel_w) * shape.channels;
+        let patch = kernel_rows * span;
+        let small_len = if span % 4 != 0 && patch <= SMALL_PATCH {
+            padded(patch)
+        } else {
+            0
+        };
         Ok(Geometry {
             input,
             shape,
             window,
-            offset: i16::try_from(-zero_point).map_err(|_| Error::Internal)?,
+            offset: -i16::from(zero),
             rows: interior(
                 usize::from(w.stride_h),
                 usize::from(w.pad_top),
-                usize::from(w.kernel_h),
+                kernel_rows,
                 shape.height,
             )?,
             cols: interior(
@@ -122,7 +156,12 @@ impl<'a> Geometry<'a> {
                 usize::from(w.kernel_w),
                 shape.width,
             )?,
-            copy: [[0; 4]; SMALL_PATCH / 4 + 1],
+            kernel_rows,
+            span,
+            row_stride: shape.width * shape.channels,
+            small_len,
+            three_rows_of_nine: kernel_rows == 3 && span == 9,
+            copy: [[zero; 4]; SMALL_PATCH / 4 + 1],
         })
     }
 
@@ -164,18 +203,11 @@ impl<'a> Geometry<'a> {
         pp: &mut [i16],
         pixel: usize,
     ) -> Result<(), Error> {
-        let Shape {
-            width: in_w,
-            channels: in_c,
-            ..
-        } = self.shape;
         let w = self.window;
-        let kh = usize::from(w.kernel_h);
-        let span = usize::from(w.kernel_w) * in_c;
-        let row_stride = in_w * in_c;
+        let (kh, span, row_stride) = (self.kernel_rows, self.span, self.row_stride);
         let iy = (oy * usize::from(w.stride_h)).saturating_sub(usize::from(w.pad_top));
         let ix = (ox * usize::from(w.stride_w)).saturating_sub(usize::from(w.pad_left));
-        let base = (iy * in_w + ix) * in_c;
+        let base = iy * row_stride + ix * self.shape.channels;
         let run = |r: usize| {
             let start = base + r * row_stride;
             self.input.get(start..start + span).ok_or(Error::Internal)
@@ -187,23 +219,66 @@ impl<'a> Geometry<'a> {
             }
             return Ok(());
         }
+        if self.three_rows_of_nine {
+            return self.gather_three_rows_of_nine::<E>(base, pp, pixel);
+        }
         run(kh.saturating_sub(1))?; // the last run is inside, so all are
-        if kh * span <= SMALL_PATCH {
+        if self.small_len > 0 {
             // Runs copied one after the other a word at a time; each copy may
-            // spill up to 3 bytes past its run, which the next one overwrites.
+            // spill up to 3 bytes past its run, which the next one overwrites;
+            // the values past the patch are then reset to the zero point, and
+            // the patch is gathered in whole groups.
+            let n = kh * span;
             for r in 0..kh {
-                let start = base + r * row_stride;
                 let (dst, src) = (
                     from_mut(self.copy.as_flattened_mut(), r * span),
-                    from(self.input, start),
+                    from(self.input, base + r * row_stride),
                 );
                 copy_spilling(dst, src, span);
             }
-            let copy = self.copy.as_flattened().get(..kh * span).ok_or(Error::Internal)?;
+            let copy = self.copy.as_flattened_mut();
+            let zero = i8::try_from(-self.offset).map_err(|_| Error::Internal)?;
+            copy.get_mut(n..self.small_len).ok_or(Error::Internal)?.fill(zero);
+            let copy = copy.get(..self.small_len).ok_or(Error::Internal)?;
             gather::<E>(pp, pixel, 0, copy, self.offset);
         } else {
             gather_spans::<E>(pp, pixel, (0..kh).map(|r| run(r).unwrap_or(&[])), self.offset);
         }
+        Ok(())
+    }
+
+    /// The patch of a 3 × 3 kernel over 3 channels (the first layer of an
+    /// RGB network: three kernel rows of nine values, `base` the first) whose
+    /// taps are all inside, as pixel `pixel` of `pp`: nine unaligned word
+    /// loads straight from the input regrouped in registers into seven
+    /// whole groups of four, the 28th value the zero point (0 after the
+    /// offset, like the padding slots).
+    #[inline(always)]
+    fn gather_three_rows_of_nine<E: MacEngine>(&self, base: usize, pp: &mut [i16], pixel: usize) -> Result<(), Error> {
+        let rs = self.row_stride;
+        // Rows 0 and 1 are read a few bytes past their nine values, which
+        // lie inside the input: the next row follows (`rs ≥ 9`).
+        let all = self.input.get(base..base + 2 * rs + 9).ok_or(Error::Internal)?;
+        let (r0, r1, r2) = (
+            all.first_chunk::<12>(),
+            from(all, rs).first_chunk::<11>(),
+            from(all, 2 * rs).first_chunk::<9>(),
+        );
+        let (Some(r0), Some(r1), Some(r2)) = (r0, r1, r2) else {
+            return Err(Error::Internal);
+        };
+        let zero = u32::from(i8::try_from(-self.offset).map_err(|_| Error::Internal)? as u8);
+        let words = [
+            word_at(r0, 0),
+            word_at(r0, 4),
+            (word_at(r0, 8) & 0xFF) | (word_at(r1, 0) << 8),
+            word_at(r1, 3),
+            (word_at(r1, 7) & 0xFFFF) | (word_at(r2, 0) << 16),
+            word_at(r2, 2),
+            (word_at(r2, 5) >> 8) | (zero << 24),
+        ];
+        let quads = words.map(|w| w.to_le_bytes().map(|b| b as i8));
+        gather::<E>(pp, pixel, 0, quads.as_flattened(), self.offset);
         Ok(())
     }
 

@@ -67,6 +67,18 @@ pub fn gather<E: MacEngine>(pp: &mut [i16], pixel: usize, start: usize, x: &[i8]
     // Array chunks (not `chunks_exact`): their lengths need no division, so
     // no divide-by-zero panic path survives where LLVM does not inline.
     let (quads, rest) = x_body.as_chunks::<4>();
+    gather_groups::<E>(pp, pixel, first_group, quads, offset);
+    let tail_start = start + x.len() - rest.len();
+    for (i, &v) in rest.iter().enumerate() {
+        put(pp, tail_start + i, v);
+    }
+}
+
+/// Writes `quads` (plus `offset`) as the interleaved layout's groups
+/// `first_group..` of pixel `pixel` (0 or 1) of the pair patch `pp` (groups
+/// outside `pp` are skipped). Interleaved engines only: see [`gather`].
+#[inline(always)]
+fn gather_groups<E: MacEngine>(pp: &mut [i16], pixel: usize, first_group: usize, quads: &[[i8; 4]], offset: i16) {
     let (groups, _) = pp.get_mut(8 * first_group..).unwrap_or(&mut []).as_chunks_mut::<8>();
     for ([a0, a1, a2, a3, b0, b1, b2, b3], &q) in groups.iter_mut().zip(quads) {
         let v = E::group_values(q, offset);
@@ -75,10 +87,6 @@ pub fn gather<E: MacEngine>(pp: &mut [i16], pixel: usize, start: usize, x: &[i8]
         } else {
             [*b0, *b1, *b2, *b3] = v;
         }
-    }
-    let tail_start = start + x.len() - rest.len();
-    for (i, &v) in rest.iter().enumerate() {
-        put(pp, tail_start + i, v);
     }
 }
 
