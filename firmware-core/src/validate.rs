@@ -6,12 +6,11 @@ use crate::format::{
     Bytes, Clamp, Header, Op, Preamble, Quant, Requant, TensorDesc, Window, FORMAT_VERSION, INPUT_CHANNELS,
     INPUT_LUT_LEN, MAGIC, MAX_OPS, MAX_TENSORS, MIN_FORMAT_VERSION, PREAMBLE_LEN,
 };
+use crate::kernels::requant::MAX_TERM;
 use crate::ops::{op_macs, OpIter};
 use crate::outputs::{ATTRIBUTE_COUNT, LANDMARK_COUNT};
 use crate::Error;
 
-/// Largest |x − zp| · |w| term of a MAC: 255 · 127.
-const MAX_TERM: i64 = 255 * 127;
 /// Marks a tensor no op has written yet.
 const UNWRITTEN: u16 = u16::MAX;
 

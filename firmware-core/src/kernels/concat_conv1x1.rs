@@ -18,7 +18,7 @@ use super::dot::{gather, weight_row, PatchScratch, MAX_PATCH};
 use super::emit::{self, emit_pair_dyn};
 use super::mac::{from, pair_len, strided_row, MacEngine};
 use super::params::{requant_at, Blocks, Channel, ChannelParams, CACHED_CHANNELS};
-use super::requant::{mbqm, takes_fast_path};
+use super::requant::{fits_fast_requant, mbqm, takes_fast_path};
 use super::simd_dispatch::with_best_simd;
 use super::{Native, OutputStage};
 use crate::Error;
@@ -230,7 +230,10 @@ fn run_one_scale<E: MacEngine>(
 ) -> Result<(), Error> {
     let k = ca + cb;
     let stage = &args.output_stage;
-    let fast = args.channels_a.iter().all(|c| takes_fast_path(c.multiplier, c.shift));
+    let fast = args
+        .channels_a
+        .iter()
+        .all(|c| fits_fast_requant(c.multiplier, c.shift, c.bias, k));
     let mut params = Blocks::new(|j| args.channels_a.get(j));
     let mut accs = [[0i32; 4]; BLOCK_PAIRS];
     let pairs = oc / 2;

@@ -20,7 +20,7 @@ use super::dot::{weight_row, PatchScratch, MAX_PATCH};
 use super::emit::{emit_pair_dyn, finish};
 use super::mac::{from, pair_len, MacEngine};
 use super::params::{Blocks, Channel, ChannelParams, CACHED_CHANNELS};
-use super::requant::takes_fast_path;
+use super::requant::fits_fast_requant;
 use super::simd_dispatch::with_best_simd;
 use super::{Native, OutputStage, Shape};
 use crate::format::Window;
@@ -115,7 +115,10 @@ pub(crate) fn conv2d_with<E: MacEngine>(
     let pair_c = nonzero(out_c.checked_mul(2).ok_or(Error::Internal)?)?;
     let mut params = Blocks::new(|j| args.channels.get(j));
     // One check per op instead of one branch per output.
-    let fast = args.channels.iter().all(|c| takes_fast_path(c.multiplier, c.shift));
+    let fast = args
+        .channels
+        .iter()
+        .all(|c| fits_fast_requant(c.multiplier, c.shift, c.bias, k));
     // Channel j's weight row and parameters, one at a time (the last channel
     // of an odd count; a last pixel of an odd width).
     let single = |j: usize| {
@@ -326,7 +329,11 @@ mod tests {
             let ins = Shape {
                 height: rng.range(kh as i64, 12) as usize,
                 width: rng.range(kw as i64, 12) as usize,
-                channels: if first_layer { 3 } else { rng.range(min_c, max_c) as usize },
+                channels: if first_layer {
+                    3
+                } else {
+                    rng.range(min_c, max_c) as usize
+                },
             };
             let outs = Shape {
                 height: (ins.height + (win.pad_top + win.pad_bottom) as usize - kh as usize) / win.stride_h as usize

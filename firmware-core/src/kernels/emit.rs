@@ -9,12 +9,12 @@ use super::OutputStage;
 
 /// Requantises one accumulator (bias not yet added) of channel `ch`;
 /// `FAST` when every channel of the op takes the fast path
-/// ([`super::requant::takes_fast_path`]).
+/// ([`super::requant::fits_fast_requant`]).
 #[inline(always)]
 pub fn finish<const FAST: bool>(stage: &OutputStage, ch: &Channel, acc: i32) -> i8 {
     let x = ch.bias.wrapping_add(acc);
     stage.finish(if FAST {
-        mbqm_fast_with(x, ch.multiplier, ch.rounding)
+        mbqm_fast_with(x, ch.rounding)
     } else {
         multiply_by_quantized_multiplier(x, ch.multiplier, ch.shift)
     })

@@ -31,7 +31,7 @@ pub struct Channel {
     pub multiplier: i32,
     /// Power-of-two shift (positive = left).
     pub shift: i32,
-    /// The right shift's rounding constants, for the fast path
+    /// The multiplier's and shift's constants for the fast path
     /// ([`crate::kernels::requant::mbqm_fast_with`]).
     pub rounding: Rounding,
 }
@@ -44,7 +44,7 @@ impl Channel {
             bias,
             multiplier,
             shift,
-            rounding: Rounding::for_shift(shift),
+            rounding: Rounding::for_channel(multiplier, shift),
         }
     }
 }

@@ -47,40 +47,86 @@ pub fn takes_fast_path(multiplier: i32, shift: i32) -> bool {
     (-31..=0).contains(&shift) && multiplier != i32::MIN
 }
 
-/// The constants of `rounding_divide_by_pot(x, e)` for one right shift
-/// `e = −shift` (clamped to 0..=31), computed once per channel instead of
-/// once per output.
+/// Largest `|x|` (accumulator plus bias) that [`mbqm_fast_with`] takes.
+pub const FAST_BOUND: i64 = (1 << 30) - 1;
+
+/// Largest `|x − zero_point · w|` term of an accumulator: `255 · 127`
+/// (weights are never −128).
+pub const MAX_TERM: i64 = 255 * 127;
+
+/// True when [`mbqm_fast_with`] with `Rounding::for_channel(multiplier,
+/// shift)` equals [`multiply_by_quantized_multiplier`] for every
+/// accumulator of `terms` products plus `bias`: a normalised multiplier
+/// (`2^30 ≤ multiplier`, as every non-zero TFLite-style multiplier is), no
+/// left shift, and `|bias| + terms · 255 · 127 ≤ 2^30 − 1`.
+#[inline(always)]
+pub fn fits_fast_requant(multiplier: i32, shift: i32, bias: i32, terms: usize) -> bool {
+    let bound = i64::try_from(terms)
+        .ok()
+        .and_then(|t| t.checked_mul(MAX_TERM))
+        .and_then(|t| t.checked_add(i64::from(bias).abs()));
+    multiplier >= 1 << 30 && (-31..=0).contains(&shift) && bound.is_some_and(|b| b <= FAST_BOUND)
+}
+
+/// One channel's constants for [`mbqm_fast_with`], computed once per
+/// channel (meaningful where [`fits_fast_requant`] holds).
+///
+/// With `e = −shift`, `M = multiplier ≥ 2^30` and `|x| < 2^30`, the two
+/// roundings of [`multiply_by_quantized_multiplier`] — `h = ⌊(x·M +
+/// 2^30) / 2^31⌋`, then `⌊(h + 2^(e−1) − [h < 0]) / 2^e⌋` (ties away from
+/// zero; no second term when `e = 0`) — are one floor, because
+/// `⌊(⌊y⌋ + c) / n⌋ = ⌊(y + c) / n⌋` for integers `c`, `n`:
+///
+/// `⌊(x·2M + 2^31 + 2^(31+e) − 2^32·[h < 0]) / 2^(32+e)⌋`,
+///
+/// and `h < 0` exactly when `x < t` for a per-channel `t` (`t = 0` when
+/// `M > 2^30`). The numerator is one `SMLAL` of `x` with `2M` (as an `i32`,
+/// `2M − 2^32`, so `x` is added back to the high word) onto the constant
+/// `high · 2^32 + 2^31`; its high word shifted right by `e` is the result.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rounding {
-    /// `e`.
+    /// `e`, the right shift (0..=31).
     pub exponent: u32,
-    /// `2^e − 1`.
-    pub mask: i32,
-    /// `mask >> 1`.
-    pub half: i32,
+    /// `2M − 2^32` as an `i32` (wrapping).
+    pub doubled: i32,
+    /// `2^(e−1)` (0 when `e = 0`): the high word of the rounding constant.
+    pub high: i32,
+    /// `t`: `h < 0` exactly when `x < t` (`−2^30`, never, when `e = 0`).
+    pub negative_below: i32,
 }
 
 impl Rounding {
-    /// The constants for a (non-positive) requantisation shift.
+    /// The constants for one channel's multiplier and shift.
     #[inline(always)]
-    pub fn for_shift(shift: i32) -> Self {
+    pub fn for_channel(multiplier: i32, shift: i32) -> Self {
         let exponent = shift.min(0).unsigned_abs().min(31);
-        let mask = ((1u32 << exponent) - 1) as i32;
+        let m = i64::from(multiplier.max(1));
+        // ⌈(2^30 + 1) / M⌉: the least −x with x·M < −2^30.
+        let least = (((1i64 << 30) + m) / m).min(1 << 30);
         Rounding {
             exponent,
-            mask,
-            half: mask >> 1,
+            doubled: multiplier.wrapping_mul(2),
+            high: if exponent == 0 { 0 } else { 1 << (exponent - 1) },
+            negative_below: if exponent == 0 { -(1 << 30) } else { (1 - least) as i32 },
         }
     }
 }
 
-/// [`mbqm_fast`] with the rounding constants of its shift precomputed
-/// (`rounding = Rounding::for_shift(shift)`): the same result.
+/// [`multiply_by_quantized_multiplier`]`(x, multiplier, shift)` for `x`
+/// and a channel that [`fits_fast_requant`], with `rounding =
+/// Rounding::for_channel(multiplier, shift)`: one `SMLAL` and four
+/// single-cycle instructions (see [`Rounding`]). Other arguments give some
+/// value, not a panic.
 #[inline(always)]
-pub fn mbqm_fast_with(x: i32, multiplier: i32, rounding: Rounding) -> i32 {
-    let high = ((i64::from(x) * i64::from(multiplier) + (1i64 << 30)) >> 31) as i32;
-    let threshold = rounding.half + i32::from(high < 0);
-    (high >> rounding.exponent) + i32::from(high & rounding.mask > threshold)
+pub fn mbqm_fast_with(x: i32, rounding: Rounding) -> i32 {
+    let constant = (i64::from(rounding.high) << 32) | (1 << 31);
+    let sum = i64::from(x)
+        .wrapping_mul(i64::from(rounding.doubled))
+        .wrapping_add(constant);
+    let high = ((sum >> 32) as i32)
+        .wrapping_add(x)
+        .wrapping_add(x.wrapping_sub(rounding.negative_below) >> 31);
+    high >> rounding.exponent
 }
 
 /// [`multiply_by_quantized_multiplier`] for a multiplier and shift that
@@ -237,11 +283,60 @@ mod tests {
 
     #[test]
     fn fast_path_with_precomputed_rounding_matches_reference() {
-        let multipliers = [0, 1, 1 << 30, i32::MAX, 1_518_500_250];
-        assert!((-31..=0).all(|shift| multipliers.iter().all(|&m| takes_fast_path(m, shift))));
-        check_requant(4, -31..=0, &multipliers, |x, m, shift| {
-            mbqm_fast_with(x, m, Rounding::for_shift(shift))
-        });
+        // Edge multipliers (2^30 has t = −1, the others t = 0), every shift,
+        // edge and random accumulators inside the bound.
+        let multipliers = [1 << 30, (1 << 30) + 1, 1_518_500_250, i32::MAX - 1, i32::MAX];
+        let bound = FAST_BOUND as i32;
+        let edges = [
+            -bound,
+            -bound + 1,
+            -(1 << 29),
+            -65537,
+            -3,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            3,
+            65537,
+            1 << 29,
+            bound - 1,
+            bound,
+        ];
+        let mut rng = Rng::new(4);
+        for shift in -31..=0 {
+            for _ in 0..200 {
+                let m = (rng.i32_any() & i32::MAX).max(1 << 30);
+                let random = (0..50).map(|_| (rng.i32_any() >> rng.range(1, 31)).clamp(-bound, bound));
+                let xs: std::vec::Vec<i32> = edges.iter().copied().chain(random).collect();
+                for &m in multipliers.iter().chain([m].iter()) {
+                    assert!(fits_fast_requant(m, shift, 0, 0));
+                    let r = Rounding::for_channel(m, shift);
+                    for &x in &xs {
+                        assert_eq!(mbqm_fast_with(x, r) as i64, mbqm_ref(x, m, shift), "{x} {m} {shift}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_requant_is_only_offered_where_it_is_exact() {
+        assert!(fits_fast_requant(1 << 30, -5, 1000, 100));
+        assert!(!fits_fast_requant((1 << 30) - 1, -5, 0, 0), "unnormalised multiplier");
+        assert!(!fits_fast_requant(0, -5, 0, 0), "zero multiplier");
+        assert!(!fits_fast_requant(1 << 30, 1, 0, 0), "left shift");
+        let terms = (FAST_BOUND / MAX_TERM) as usize;
+        let room = (FAST_BOUND - terms as i64 * MAX_TERM) as i32;
+        assert!(fits_fast_requant(1 << 30, 0, room, terms));
+        assert!(!fits_fast_requant(1 << 30, 0, room + 1, terms), "bias past the bound");
+        assert!(
+            !fits_fast_requant(1 << 30, 0, -room - 1, terms),
+            "negative bias past the bound"
+        );
+        assert!(!fits_fast_requant(1 << 30, 0, i32::MIN, 0));
+        assert!(!fits_fast_requant(1 << 30, 0, 0, usize::MAX));
     }
 
     #[test]
