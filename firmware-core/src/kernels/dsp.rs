@@ -63,9 +63,17 @@ mod insn {
 
     /// One group of a 2×2 tile, 16 instructions: two weight loads (r5,
     /// r8), two `LDRD` of patch words (r4), four `SXTB16`, eight `SMLAD`
-    /// into r0–r3; r6, r7, r10–r12 and lr are scratch.
+    /// into r0–r3; r6, r7, r10–r12 and lr are scratch. `group!(first)` is
+    /// the first group of a tile: its first product into each accumulator
+    /// is an `SMUAD`, so the accumulators need no zeroing.
     macro_rules! group {
         () => {
+            group!(@ "smlad r0, r6, r12, r0\n", "smlad r1, r6, lr, r1\n", "smlad r2, r6, r12, r2\n", "smlad r3, r6, lr, r3\n")
+        };
+        (first) => {
+            group!(@ "smuad r0, r6, r12\n", "smuad r1, r6, lr\n", "smuad r2, r6, r12\n", "smuad r3, r6, lr\n")
+        };
+        (@ $a0:literal, $a1:literal, $b0:literal, $b1:literal) => {
             concat!(
                 "ldr r10, [r5], #4\n",
                 "ldr r11, [r8], #4\n",
@@ -74,20 +82,20 @@ mod insn {
                 "sxtb16 lr, r11\n",
                 "sxtb16 r10, r10, ror #8\n",
                 "sxtb16 r11, r11, ror #8\n",
-                "smlad r0, r6, r12, r0\n",
-                "smlad r1, r6, lr, r1\n",
+                $a0,
+                $a1,
                 "smlad r0, r7, r10, r0\n",
                 "smlad r1, r7, r11, r1\n",
                 "ldrd r6, r7, [r4], #8\n",
-                "smlad r2, r6, r12, r2\n",
-                "smlad r3, r6, lr, r3\n",
+                $b0,
+                $b1,
                 "smlad r2, r7, r10, r2\n",
                 "smlad r3, r7, r11, r3\n",
             )
         };
     }
 
-    /// `r9 ≥ 1` groups: one alone when the count is odd, then two per
+    /// `r9 ≥ 0` groups: one alone when the count is odd, then two per
     /// iteration (the loop branch costs one instruction per 16 MACs
     /// instead of two). Clobbers r9.
     macro_rules! groups_loop {
@@ -97,7 +105,7 @@ mod insn {
                 "bcc 4f\n",
                 group!(),
                 "4:\n",
-                "cmp r9, #0\n",
+                // Z is still the `LSRS` result: groups set no flags.
                 "beq 5f\n",
                 "2:\n",
                 group!(),
@@ -153,9 +161,9 @@ mod insn {
     /// [`tile_2x2_groups`] for `out.len()` consecutive pairs of weight rows
     /// (rows `stride` bytes apart, the first at `w`), each pair's four sums
     /// stored to `out[p]`: the loop over channel pairs is in assembly too,
-    /// about 19 instructions per pair besides the group loop (its state
-    /// lives in a 24-byte stack frame, since the group loop needs every
-    /// register).
+    /// about 16 instructions per pair besides the groups (its state lives
+    /// in a 24-byte stack frame, since the group loop needs every
+    /// register; the first group starts the sums with `SMUAD`).
     ///
     /// Reads `16 · groups` bytes from `pp` and, for pair `p`, `4 · groups`
     /// bytes at `w + 2p · stride` and at `w + (2p + 1) · stride`; the caller
@@ -163,6 +171,9 @@ mod insn {
     /// `out.len() ≥ 1`, and that `pp` is 4-byte aligned.
     #[inline(always)]
     pub fn tile_2x2_pairs(pp: &[i16], w: &[i8], stride: usize, groups: usize, out: &mut [[i32; 4]]) {
+        // From the end of one pair's first row to the start of the next pair.
+        let skip = (2 * stride).wrapping_sub(4 * groups);
+        let end = out.as_mut_ptr_range().end;
         // SAFETY: the wrapper in the parent module checked the lengths (every
         // load stays inside `pp` and `w`, the stores inside `out`), the
         // counts and the alignment of `pp`. The stack frame and r6, r7 are
@@ -173,29 +184,25 @@ mod insn {
                 "sub sp, sp, #24",
                 "str r4, [sp]",
                 "str r8, [sp, #4]",
+                "subs r9, r9, #1",
                 "str r9, [sp, #8]",
                 "str r11, [sp, #12]",
                 "str r10, [sp, #16]",
+                "str r12, [sp, #20]",
                 "3:",
-                "str r5, [sp, #20]",
                 "ldr r4, [sp]",
                 "ldr r8, [sp, #4]",
                 "add r8, r5, r8",
                 "ldr r9, [sp, #8]",
-                "movs r0, #0",
-                "movs r1, #0",
-                "movs r2, #0",
-                "movs r3, #0",
+                group!(first),
                 groups_loop!(),
                 "ldr r10, [sp, #16]",
                 "stmia r10!, {{r0, r1, r2, r3}}",
                 "str r10, [sp, #16]",
-                "ldr r5, [sp, #20]",
-                "ldr r8, [sp, #4]",
-                "add r5, r5, r8, lsl #1",
+                "ldr r8, [sp, #20]",
+                "add r5, r5, r8",
                 "ldr r11, [sp, #12]",
-                "subs r11, r11, #1",
-                "str r11, [sp, #12]",
+                "cmp r10, r11",
                 "bne 3b",
                 "add sp, sp, #24",
                 "pop {{r6, r7}}",
@@ -205,12 +212,12 @@ mod insn {
                 inout("r8") stride => _,
                 inout("r9") groups => _,
                 inout("r10") out.as_mut_ptr() => _,
-                inout("r11") out.len() => _,
+                inout("r11") end => _,
+                inout("r12") skip => _,
                 out("r0") _,
                 out("r1") _,
                 out("r2") _,
                 out("r3") _,
-                out("r12") _,
                 out("lr") _,
             );
         }
