@@ -134,7 +134,7 @@ impl<'a> Geometry<'a> {
         let kernel_rows = usize::from(w.kernel_h);
         let span = usize::from(w.kernel_w) * shape.channels;
         let patch = kernel_rows * span;
-        let small_len = if span % 4 != 0 && patch <= SMALL_PATCH {
+        let small_len = if !span.is_multiple_of(4) && patch <= SMALL_PATCH {
             padded(patch)
         } else {
             0
