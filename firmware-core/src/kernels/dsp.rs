@@ -7,7 +7,7 @@
 //! with the `dsp` feature, and plain-Rust models of the same instructions
 //! everywhere else, so the algorithm is tested bit-exactly on the host and
 //! the QEMU parity check proves the instructions behave as modelled.
-use super::mac::{from as tail, padded, tile_2x2_rows_from, MacEngine};
+use super::mac::{from as tail, padded, tile_2x2_rows_from, whole_group_pairs, MacEngine};
 use super::portable::Portable;
 
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
@@ -431,13 +431,8 @@ impl MacEngine for Dsp {
         let groups = padded(k) / 4;
         // Pairs whose two rows can be read whole groups long: pair p reads
         // up to (2p + 1)·stride + 4·groups bytes.
-        let fast = if groups > 0 && stride > 0 && pp.len() >= 8 * groups && (pp.as_ptr() as usize).is_multiple_of(4) {
-            weights
-                .len()
-                .checked_sub(stride.saturating_add(4 * groups))
-                .and_then(|room| room.checked_div(stride.saturating_mul(2)))
-                .map_or(0, |q| q.saturating_add(1))
-                .min(out.len())
+        let fast = if pp.len() >= 8 * groups && (pp.as_ptr() as usize).is_multiple_of(4) {
+            whole_group_pairs(weights.len(), stride, groups, out.len())
         } else {
             0
         };

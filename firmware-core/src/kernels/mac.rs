@@ -129,6 +129,22 @@ pub fn strided_row(weights: &[i8], stride: usize, k: usize, j: usize) -> &[i8] {
     rest.get(..padded(k).min(rest.len())).unwrap_or(&[])
 }
 
+/// How many of the first `pairs` row pairs of a weight matrix (rows
+/// `stride` apart in `weights_len` bytes) can be read `4 · groups` bytes
+/// long without leaving it: pair `p` reads up to `(2p + 1) · stride + 4 ·
+/// groups` bytes (0 when `groups` or `stride` is 0).
+#[inline(always)]
+pub(crate) fn whole_group_pairs(weights_len: usize, stride: usize, groups: usize, pairs: usize) -> usize {
+    if groups == 0 || stride == 0 {
+        return 0;
+    }
+    weights_len
+        .checked_sub(stride.saturating_add(4 * groups))
+        .and_then(|room| room.checked_div(stride.saturating_mul(2)))
+        .map_or(0, |q| q.saturating_add(1))
+        .min(pairs)
+}
+
 /// [`MacEngine::tile_2x2_rows`] one tile at a time, for the row pairs
 /// `first_pair..first_pair + out.len()`.
 #[inline(always)]

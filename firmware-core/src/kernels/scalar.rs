@@ -6,7 +6,7 @@
 //! three pointers and four accumulators, so LLVM keeps everything in
 //! registers (the natural-order `Portable` loop, built for x86 vectors,
 //! walks four pointers and spills on a 13-register core).
-use super::mac::{from as tail, MacEngine};
+use super::mac::{from as tail, padded, tile_2x2_rows_from, whole_group_pairs, MacEngine};
 use super::portable::Portable;
 
 /// Plain-Rust engine on the interleaved, middle-swapped layout (see
@@ -68,6 +68,40 @@ impl MacEngine for Scalar {
             acc = group_2x2(acc, p, &padded_group(r0), &padded_group(r1));
         }
         acc
+    }
+
+    /// Whole groups for every pair whose rows can be read that long (all
+    /// but possibly the matrix's last pair): no partial last group and no
+    /// per-tile slicing; the rest one tile at a time.
+    #[inline(always)]
+    fn tile_2x2_rows(pp: &[i16], weights: &[i8], stride: usize, k: usize, out: &mut [[i32; 4]]) {
+        let groups = padded(k) / 4;
+        let (patch, _) = pp.as_chunks::<8>();
+        let patch = patch.get(..groups).unwrap_or(&[]);
+        let fast = if patch.len() == groups {
+            whole_group_pairs(weights.len(), stride, groups, out.len())
+        } else {
+            0
+        };
+        let Some((head, rest)) = out.split_at_mut_checked(fast) else {
+            return;
+        };
+        for (p, acc) in head.iter_mut().enumerate() {
+            let row = |j: usize| {
+                tail(weights, j * stride)
+                    .get(..4 * groups)
+                    .unwrap_or(&[])
+                    .as_chunks::<4>()
+                    .0
+            };
+            let (q0, q1) = (row(2 * p), row(2 * p + 1));
+            *acc = patch
+                .iter()
+                .zip(q0)
+                .zip(q1)
+                .fold([0; 4], |a, ((p, c0), c1)| group_2x2(a, p, c0, c1));
+        }
+        tile_2x2_rows_from::<Self>(pp, weights, stride, k, fast, rest);
     }
 
     #[inline(always)]
