@@ -13,7 +13,9 @@ use super::portable::Portable;
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
 #[allow(unsafe_code)]
 mod insn {
-    //! Register-only instructions (no memory access, no stack).
+    //! Register-only instructions (no memory access, no stack), and the
+    //! hand-written tile loops.
+    use crate::kernels::arm_pairs::{groups_loop, tile_2x2_pairs};
     use core::arch::asm;
 
     /// `SXTB16 r, x`: sign-extend bytes 0 and 2 into two halfwords.
@@ -95,28 +97,6 @@ mod insn {
         };
     }
 
-    /// `r9 ≥ 0` groups: one alone when the count is odd, then two per
-    /// iteration (the loop branch costs one instruction per 16 MACs
-    /// instead of two). Clobbers r9.
-    macro_rules! groups_loop {
-        () => {
-            concat!(
-                "lsrs r9, r9, #1\n",
-                "bcc 4f\n",
-                group!(),
-                "4:\n",
-                // Z is still the `LSRS` result: groups set no flags.
-                "beq 5f\n",
-                "2:\n",
-                group!(),
-                group!(),
-                "subs r9, r9, #1\n",
-                "bne 2b\n",
-                "5:\n",
-            )
-        };
-    }
-
     /// Whole groups of a 2×2 tile ([`super::group_2x2`] repeated `groups`
     /// times) as one hand-scheduled loop (`group!`, unrolled twice): 17
     /// instructions per 16 MACs, with all 14 values in registers (LLVM
@@ -135,7 +115,7 @@ mod insn {
         unsafe {
             asm!(
                 "push {{r6, r7}}",
-                groups_loop!(),
+                groups_loop!(group),
                 "pop {{r6, r7}}",
                 // Explicit registers: with the `reg` class LLVM may place an
                 // operand in r6 (it reserves r6 only in frames that need a base
@@ -158,70 +138,9 @@ mod insn {
         [a0, a1, b0, b1]
     }
 
-    /// [`tile_2x2_groups`] for `out.len()` consecutive pairs of weight rows
-    /// (rows `stride` bytes apart, the first at `w`), each pair's four sums
-    /// stored to `out[p]`: the loop over channel pairs is in assembly too,
-    /// about 16 instructions per pair besides the groups (its state lives
-    /// in a 24-byte stack frame, since the group loop needs every
-    /// register; the first group starts the sums with `SMUAD`).
-    ///
-    /// Reads `16 · groups` bytes from `pp` and, for pair `p`, `4 · groups`
-    /// bytes at `w + 2p · stride` and at `w + (2p + 1) · stride`; the caller
-    /// checks that all of them lie inside `w`, that `groups ≥ 1`,
-    /// `out.len() ≥ 1`, and that `pp` is 4-byte aligned.
-    #[inline(always)]
-    pub fn tile_2x2_pairs(pp: &[i16], w: &[i8], stride: usize, groups: usize, out: &mut [[i32; 4]]) {
-        // From the end of one pair's first row to the start of the next pair.
-        let skip = (2 * stride).wrapping_sub(4 * groups);
-        let end = out.as_mut_ptr_range().end;
-        // SAFETY: the wrapper in the parent module checked the lengths (every
-        // load stays inside `pp` and `w`, the stores inside `out`), the
-        // counts and the alignment of `pp`. The stack frame and r6, r7 are
-        // restored before the block ends.
-        unsafe {
-            asm!(
-                "push {{r6, r7}}",
-                "sub sp, sp, #24",
-                "str r4, [sp]",
-                "str r8, [sp, #4]",
-                "subs r9, r9, #1",
-                "str r9, [sp, #8]",
-                "str r11, [sp, #12]",
-                "str r10, [sp, #16]",
-                "str r12, [sp, #20]",
-                "3:",
-                "ldr r4, [sp]",
-                "ldr r8, [sp, #4]",
-                "add r8, r5, r8",
-                "ldr r9, [sp, #8]",
-                group!(first),
-                groups_loop!(),
-                "ldr r10, [sp, #16]",
-                "stmia r10!, {{r0, r1, r2, r3}}",
-                "str r10, [sp, #16]",
-                "ldr r8, [sp, #20]",
-                "add r5, r5, r8",
-                "ldr r11, [sp, #12]",
-                "cmp r10, r11",
-                "bne 3b",
-                "add sp, sp, #24",
-                "pop {{r6, r7}}",
-                // Explicit registers, as in `tile_2x2_groups`.
-                inout("r4") pp.as_ptr() => _,
-                inout("r5") w.as_ptr() => _,
-                inout("r8") stride => _,
-                inout("r9") groups => _,
-                inout("r10") out.as_mut_ptr() => _,
-                inout("r11") end => _,
-                inout("r12") skip => _,
-                out("r0") _,
-                out("r1") _,
-                out("r2") _,
-                out("r3") _,
-                out("lr") _,
-            );
-        }
-    }
+    // `tile_2x2_pairs`: [`tile_2x2_groups`] for a run of weight-row pairs
+    // (see `kernels::arm_pairs`).
+    tile_2x2_pairs!(group);
 
     /// `SMLAD r, a, b, acc`: `acc + a.lo·b.lo + a.hi·b.hi` (signed halfwords).
     #[inline(always)]

@@ -3,6 +3,8 @@
 //! Kernels take already-validated shapes; they still never index out of
 //! bounds (iterators, `chunks_exact`, checked `get`) and report an impossible
 //! mismatch as [`crate::Error::Internal`].
+#[cfg(target_arch = "arm")]
+mod arm_pairs;
 pub mod attribute_head;
 pub mod avg_pool;
 pub mod concat_conv1x1;

@@ -9,8 +9,84 @@
 use super::mac::{from as tail, padded, tile_2x2_rows_from, whole_group_pairs, MacEngine};
 use super::portable::Portable;
 
+/// The group of four values for the shared pair loop
+/// (`kernels::arm_pairs`), in Armv7-M base instructions (no DSP extension):
+/// per value two `LDRSB` (one weight of each row), two `LDRSH` (the slot of
+/// each pixel) and four `MLA` — 32 instructions per 16 MACs, every operand in
+/// a register. Armv7 and later only (Thumb-2 or Arm state); Armv6-M
+/// (Cortex-M0/M0+), which lacks these forms, has no 32-bit compare-and-swap
+/// and so keeps the Rust loop.
+#[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+#[allow(unsafe_code)]
+mod insn {
+    use crate::kernels::arm_pairs::{groups_loop, tile_2x2_pairs};
+
+    /// Loads for one value: weight byte `$j` of both rows (r10, r11 from r5,
+    /// r8) and byte offsets `$s`, `$t` of the patch (r6, r7: the value's slot
+    /// in pixels 0 and 1, from r4).
+    macro_rules! loads {
+        ($j:literal, $s:literal, $t:literal) => {
+            concat!(
+                "ldrsb r10, [r5, #",
+                $j,
+                "]\n",
+                "ldrsb r11, [r8, #",
+                $j,
+                "]\n",
+                "ldrsh r6, [r4, #",
+                $s,
+                "]\n",
+                "ldrsh r7, [r4, #",
+                $t,
+                "]\n",
+            )
+        };
+    }
+
+    /// The four products of one value into r0–r3: added (`MLA`), or for a
+    /// tile's first value written (`MUL`).
+    macro_rules! products {
+        (add) => {
+            "mla r0, r6, r10, r0\nmla r1, r6, r11, r1\nmla r2, r7, r10, r2\nmla r3, r7, r11, r3\n"
+        };
+        (first) => {
+            "mul r0, r6, r10\nmul r1, r6, r11\nmul r2, r7, r10\nmul r3, r7, r11\n"
+        };
+    }
+
+    /// One group: slots 1, 2, 3 (`x2`, `x1`, `x3`: weights 2, 1, 3) at
+    /// offsets, then slot 0 (weight 0) with post-incremented loads that
+    /// advance the three pointers.
+    macro_rules! group {
+        () => {
+            group!(@ add)
+        };
+        (first) => {
+            group!(@ first)
+        };
+        (@ $first:ident) => {
+            concat!(
+                loads!("2", "2", "10"),
+                products!($first),
+                loads!("1", "4", "12"),
+                products!(add),
+                loads!("3", "6", "14"),
+                products!(add),
+                "ldrsb r10, [r5], #4\n",
+                "ldrsb r11, [r8], #4\n",
+                "ldrsh r7, [r4, #8]\n",
+                "ldrsh r6, [r4], #16\n",
+                products!(add),
+            )
+        };
+    }
+
+    tile_2x2_pairs!(group);
+}
+
 /// Plain-Rust engine on the interleaved, middle-swapped layout (see
-/// [`super::mac`]).
+/// [`super::mac`]); on Armv7 its whole-group pairs run the assembly loop of
+/// `insn`.
 #[derive(Clone, Copy, Debug)]
 pub struct Scalar;
 
@@ -86,6 +162,11 @@ impl MacEngine for Scalar {
         let Some((head, rest)) = out.split_at_mut_checked(fast) else {
             return;
         };
+        #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+        if !head.is_empty() {
+            insn::tile_2x2_pairs(pp, weights, stride, groups, head);
+            return tile_2x2_rows_from::<Self>(pp, weights, stride, k, fast, rest);
+        }
         for (p, acc) in head.iter_mut().enumerate() {
             let row = |j: usize| {
                 tail(weights, j * stride)
