@@ -42,7 +42,8 @@ usage: cargo xtask <command>
 commands:
   install-deps   check (and on Debian as root, apt-get install) the firmware toolchain
   firmware       build tests/firmware, run it under QEMU, compare its transcript with
-                 the host's and report sizes and instructions per inference
+                 the host's and report sizes and instructions per inference; then the
+                 same without the `dsp` feature (the Scalar engine)
   cmsis-nn       the firmware check, then every layer of the same model with Arm's
                  CMSIS-NN under the same QEMU instruction counting: per-layer
                  instructions, bit-exactness and peak RAM side by side (CMSIS-NN
@@ -147,6 +148,9 @@ fn test(root: &Path) -> Result<(), String> {
     })?;
 
     let report = step("firmware (QEMU parity)", || firmware::firmware(root))?;
+    step("firmware without dsp (QEMU parity, Scalar engine)", || {
+        firmware::portable(root)
+    })?;
     step("C firmware (QEMU parity through the C ABI)", || {
         c_firmware::c_firmware(root, Some(&report))
     })?;
@@ -182,7 +186,7 @@ fn main() -> ExitCode {
     }
     let result = match command {
         Some("install-deps") => deps::install_deps(),
-        Some("firmware") => firmware::firmware(&root).map(|_| ()),
+        Some("firmware") => firmware::firmware(&root).and_then(|_| firmware::portable(&root)),
         Some("cmsis-nn") => cmsis_nn::cmsis_nn(&root),
         Some("test") => test(&root),
         Some("layering") => layering::check(&root),

@@ -19,7 +19,7 @@ use super::portable::Portable;
 #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
 #[allow(unsafe_code)]
 mod insn {
-    use crate::kernels::arm_pairs::{groups_loop, tile_2x2_pairs};
+    use crate::kernels::arm_pairs::tile_2x2_pairs;
 
     /// Loads for one value: weight byte `$j` of both rows (r10, r11 from r5,
     /// r8) and byte offsets `$s`, `$t` of the patch (r6, r7: the value's slot

@@ -131,6 +131,10 @@ pub enum Flavor {
     /// the panic handler is an ordinary function, so the ELF links and its
     /// calls into the panic machinery can be located (`cargo xtask panic-paths`).
     LocatePanics,
+    /// The real build without the `dsp` feature (`--no-default-features`), in
+    /// its own target dir: the `Scalar` engine, for cores without the DSP
+    /// extension.
+    Portable,
 }
 
 /// Builds `tests/firmware` with Debian's cargo/rustc; returns the ELF path.
@@ -146,20 +150,25 @@ fn build_firmware(root: &Path, assets: &Assets, flavor: Flavor) -> Result<PathBu
         .env("SMN_FIRMWARE_ASSETS", &assets.dir)
         .args(["build", "--release"]);
     let mut target_dir = firmware_target_dir(root);
-    if flavor == Flavor::LocatePanics {
-        let dir = target_dir
-            .unwrap_or_else(|| project.join("target"))
-            .join("locate-panics");
-        build
-            .env("CARGO_PROFILE_RELEASE_DEBUG", "line-tables-only")
-            .args(["--features", "locate-panics"]);
-        target_dir = Some(dir);
+    let own_dir = |name: &str, dir: Option<PathBuf>| Some(dir.unwrap_or_else(|| project.join("target")).join(name));
+    match flavor {
+        Flavor::Checked => {}
+        Flavor::LocatePanics => {
+            build
+                .env("CARGO_PROFILE_RELEASE_DEBUG", "line-tables-only")
+                .args(["--features", "locate-panics"]);
+            target_dir = own_dir("locate-panics", target_dir);
+        }
+        Flavor::Portable => {
+            build.arg("--no-default-features");
+            target_dir = own_dir("portable", target_dir);
+        }
     }
     if let Some(dir) = &target_dir {
         build.arg("--target-dir").arg(dir);
     }
     cmd::run("firmware build (Debian cargo, -Z build-std=core)", &mut build).map_err(|e| {
-        if flavor == Flavor::Checked {
+        if flavor != Flavor::LocatePanics {
             format!(
                 "{e}\n  (an `undefined reference to smn_firmware_core_has_a_reachable_panic_path` link \
                  error means a panic path survived optimisation in firmware-core or the firmware; \
@@ -308,6 +317,27 @@ pub(crate) fn compare(host: &str, device: &str) -> Result<usize, String> {
         }
     }
     Err(msg)
+}
+
+/// The firmware without the `dsp` feature (the `Scalar` engine: plain Rust
+/// and an Armv7-M `LDRSB`/`LDRSH`/`MLA` loop, for cores without the DSP
+/// extension): built, run under QEMU, its transcript compared line by line
+/// with the host's; prints its instructions per MAC.
+pub fn portable(root: &Path) -> Result<(), String> {
+    deps::install_deps()?;
+    let assets = generate_assets(root)?;
+    let elf = build_firmware(root, &assets, Flavor::Portable)?;
+    let (device, _seconds) = run_qemu("firmware without dsp", &elf)?;
+    let host = parity_transcript(&assets.blob, &assets.image)?;
+    let host = String::from_utf8(host).map_err(|_| "host transcript is not UTF-8".to_string())?;
+    let lines = compare(&host, &device)?;
+    let instructions = device_value(&device, ICOUNT_PREFIX, "inference_instructions")?;
+    println!(
+        "firmware without `dsp` (Scalar engine): {instructions} instructions/inference = {:.3} per MAC; \
+         parity {lines} transcript lines identical",
+        instructions as f64 / assets.macs.max(1) as f64
+    );
+    Ok(())
 }
 
 /// The whole `cargo xtask firmware` flow; prints and returns the report.
