@@ -28,7 +28,7 @@ mod report;
 pub(crate) use device_output::{device_value, DEVICE_PREFIX, ICOUNT_PREFIX};
 use device_output::{op_rates, op_ticks, op_types};
 pub use params::SEED;
-use params::TARGET;
+use params::{PORTABLE_TARGET, TARGET};
 pub(crate) use report::{flash_bytes, ram_bytes};
 pub use report::{Calibration, Report};
 
@@ -131,9 +131,9 @@ pub enum Flavor {
     /// the panic handler is an ordinary function, so the ELF links and its
     /// calls into the panic machinery can be located (`cargo xtask panic-paths`).
     LocatePanics,
-    /// The real build without the `dsp` feature (`--no-default-features`), in
-    /// its own target dir: the `Scalar` engine, for cores without the DSP
-    /// extension.
+    /// The real build without the `dsp` feature (`--no-default-features`)
+    /// for a Cortex-M3 ([`PORTABLE_TARGET`], `target-cpu=cortex-m3`: no DSP
+    /// extension, no FPU), in its own target dir: the `Scalar` engine.
     Portable,
 }
 
@@ -160,10 +160,21 @@ fn build_firmware(root: &Path, assets: &Assets, flavor: Flavor) -> Result<PathBu
             target_dir = own_dir("locate-panics", target_dir);
         }
         Flavor::Portable => {
-            build.arg("--no-default-features");
+            build
+                .args(["--no-default-features", "--target", PORTABLE_TARGET])
+                .env("CARGO_TARGET_THUMBV7M_NONE_EABI_LINKER", "arm-none-eabi-ld")
+                .env(
+                    "CARGO_TARGET_THUMBV7M_NONE_EABI_RUSTFLAGS",
+                    "-C link-arg=-Tlink.x -C target-cpu=cortex-m3",
+                );
             target_dir = own_dir("portable", target_dir);
         }
     }
+    let target = if flavor == Flavor::Portable {
+        PORTABLE_TARGET
+    } else {
+        TARGET
+    };
     if let Some(dir) = &target_dir {
         build.arg("--target-dir").arg(dir);
     }
@@ -180,7 +191,7 @@ fn build_firmware(root: &Path, assets: &Assets, flavor: Flavor) -> Result<PathBu
     })?;
     let elf = target_dir
         .unwrap_or_else(|| project.join("target"))
-        .join(TARGET)
+        .join(target)
         .join("release")
         .join(FIRMWARE_BIN);
     if !elf.is_file() {
@@ -236,17 +247,28 @@ pub(crate) fn section_sizes(elf: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// QEMU board and CPU of the Cortex-M4 runs.
+const M4_BOARD: (&str, &str) = ("mps2-an386", "cortex-m4");
+/// QEMU board and CPU of the run without `dsp` (same memory map, no DSP
+/// extension, no FPU: an instruction the core lacks faults).
+const M3_BOARD: (&str, &str) = ("mps2-an385", "cortex-m3");
+
 /// Runs `elf` under QEMU (mps2-an386, Cortex-M4, semihosting, `-icount
 /// shift=0`) and returns its stdout and the wall-clock seconds; a non-zero
 /// exit (semihosting failure exit or a fault) or a timeout is an error
 /// naming `what` with the last lines it printed.
 pub(crate) fn run_qemu(what: &str, elf: &Path) -> Result<(String, f64), String> {
+    run_qemu_on(what, elf, M4_BOARD)
+}
+
+/// [`run_qemu`] on another `(board, cpu)`.
+fn run_qemu_on(what: &str, elf: &Path, (board, cpu): (&str, &str)) -> Result<(String, f64), String> {
     let mut qemu = Command::new("qemu-system-arm");
     qemu.args([
         "-machine",
-        "mps2-an386",
+        board,
         "-cpu",
-        "cortex-m4",
+        cpu,
         "-nographic",
         "-semihosting-config",
         "enable=on,target=native",
@@ -321,20 +343,23 @@ pub(crate) fn compare(host: &str, device: &str) -> Result<usize, String> {
 
 /// The firmware without the `dsp` feature (the `Scalar` engine: plain Rust
 /// and an Armv7-M `LDRSB`/`LDRSH`/`MLA` loop, for cores without the DSP
-/// extension): built, run under QEMU, its transcript compared line by line
-/// with the host's; prints its instructions per MAC.
+/// extension), built for a Cortex-M3 (soft float) and run on QEMU's
+/// Cortex-M3 board, its transcript compared line by line with the host's;
+/// prints its instructions per MAC.
 pub fn portable(root: &Path) -> Result<(), String> {
     deps::install_deps()?;
     let assets = generate_assets(root)?;
     let elf = build_firmware(root, &assets, Flavor::Portable)?;
-    let (device, _seconds) = run_qemu("firmware without dsp", &elf)?;
+    let (device, _seconds) = run_qemu_on("firmware without dsp (Cortex-M3)", &elf, M3_BOARD)?;
     let host = parity_transcript(&assets.blob, &assets.image)?;
     let host = String::from_utf8(host).map_err(|_| "host transcript is not UTF-8".to_string())?;
     let lines = compare(&host, &device)?;
     let instructions = device_value(&device, ICOUNT_PREFIX, "inference_instructions")?;
     println!(
-        "firmware without `dsp` (Scalar engine): {instructions} instructions/inference = {:.3} per MAC; \
-         parity {lines} transcript lines identical",
+        "firmware without `dsp` ({PORTABLE_TARGET}, QEMU {} {}, Scalar engine): {instructions} \
+         instructions/inference = {:.3} per MAC; parity {lines} transcript lines identical",
+        M3_BOARD.0,
+        M3_BOARD.1,
         instructions as f64 / assets.macs.max(1) as f64
     );
     Ok(())
