@@ -57,6 +57,7 @@ pub mod crc32;
 mod error;
 pub mod format;
 pub mod frame;
+pub mod kernel_cases;
 pub mod kernels;
 pub mod limits;
 mod model;

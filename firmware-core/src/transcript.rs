@@ -72,6 +72,16 @@ impl<F: FnMut(&[u8])> Transcript<F> {
         self.put(b"\n");
     }
 
+    /// One kernel case's output hash: `case <index> <fnv1a-32 hex>`
+    /// (see [`crate::kernel_cases`]).
+    pub fn case(&mut self, index: u64, hash: u32) {
+        self.put(b"case ");
+        self.decimal(index);
+        self.put(b" ");
+        self.hex32(hash);
+        self.put(b"\n");
+    }
+
     /// One op's output: index, tensor, length and FNV-1a hash.
     pub fn op(&mut self, trace: &OpTrace<'_>) {
         self.put(b"op ");

@@ -37,6 +37,7 @@ use core::sync::atomic::{compiler_fence, AtomicBool, AtomicU32, Ordering};
 use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hio};
+use smn_firmware_core::kernel_cases;
 use smn_firmware_core::transcript::Transcript;
 use smn_firmware_core::Model;
 
@@ -362,6 +363,8 @@ fn session(console: &mut Console, calibration: (u64, u64)) -> Result<(), &'stati
     let timed = timed.map_err(|_| b"Model::run".as_slice())?;
     t.line("run_matches_run_observed", u64::from(timed == observed));
     t.line("done", 1);
+    // Random shapes of the MAC kernels, hashed (the arena is free again).
+    kernel_cases::run(&mut t, arena).map_err(|_| b"kernel_cases::run".as_slice())?;
     profile_op_types(&model, arena, &mut t)?;
 
     let (cal_instructions, cal_ticks) = calibration;

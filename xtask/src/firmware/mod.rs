@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use smn_firmware_core::builder::{random_smn_blob, synthetic_test_image, SmnShape};
+use smn_firmware_core::kernel_cases;
 use smn_firmware_core::transcript::Transcript;
 use smn_firmware_core::{Model, Outputs};
 
@@ -59,6 +60,27 @@ pub(crate) fn parity_transcript(blob: &[u8], image: &[u8]) -> Result<Vec<u8>, St
     t.line("run_matches_run_observed", u64::from(timed == observed));
     t.line("done", 1);
     Ok(text)
+}
+
+/// The lines of firmware-core's kernel cases (`kernel_cases::run`), which
+/// the Rust firmware prints after the parity script.
+fn kernel_case_transcript() -> Result<Vec<u8>, String> {
+    let mut scratch = vec![0u8; kernel_cases::SCRATCH_BYTES];
+    let mut text = Vec::new();
+    kernel_cases::run(
+        &mut Transcript::new(|bytes: &[u8]| text.extend_from_slice(bytes)),
+        &mut scratch,
+    )
+    .map_err(|e| format!("host: kernel cases failed: {e}"))?;
+    Ok(text)
+}
+
+/// [`parity_transcript`] followed by [`kernel_case_transcript`]: everything
+/// the Rust firmware prints besides its `icount`/`device` lines.
+fn firmware_transcript(blob: &[u8], image: &[u8]) -> Result<String, String> {
+    let mut host = parity_transcript(blob, image)?;
+    host.extend(kernel_case_transcript()?);
+    String::from_utf8(host).map_err(|_| "host transcript is not UTF-8".to_string())
 }
 
 /// Writes `bytes` to `path` unless it already holds exactly them (keeps the
@@ -351,8 +373,7 @@ pub fn portable(root: &Path) -> Result<(), String> {
     let assets = generate_assets(root)?;
     let elf = build_firmware(root, &assets, Flavor::Portable)?;
     let (device, _seconds) = run_qemu_on("firmware without dsp (Cortex-M3)", &elf, M3_BOARD)?;
-    let host = parity_transcript(&assets.blob, &assets.image)?;
-    let host = String::from_utf8(host).map_err(|_| "host transcript is not UTF-8".to_string())?;
+    let host = firmware_transcript(&assets.blob, &assets.image)?;
     let lines = compare(&host, &device)?;
     let instructions = device_value(&device, ICOUNT_PREFIX, "inference_instructions")?;
     println!(
@@ -372,8 +393,7 @@ pub fn firmware(root: &Path) -> Result<Report, String> {
     let elf = build_firmware(root, &assets, Flavor::Checked)?;
     let sections = section_sizes(&elf);
     let (device, qemu_seconds) = run_qemu("firmware", &elf)?;
-    let host = parity_transcript(&assets.blob, &assets.image)?;
-    let host = String::from_utf8(host).map_err(|_| "host transcript is not UTF-8".to_string())?;
+    let host = firmware_transcript(&assets.blob, &assets.image)?;
     fs::write(assets.dir.join("transcript-host.txt"), &host)
         .and_then(|()| fs::write(assets.dir.join("transcript-firmware.txt"), &device))
         .map_err(|e| format!("cannot save the transcripts: {e}"))?;
