@@ -172,22 +172,30 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
     assert!(err.to_string().contains("--init"), "{err}");
 }
 
+/// Resuming is exact: the same weights, bit for bit. Both runs train in a
+/// one-thread rayon pool, because burn-flex's parallel reductions split work
+/// by work stealing, so with several threads two identical runs may sum
+/// floats in different orders (this test failed that way once in CI when
+/// the other tests ran beside it).
 #[test]
 fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
-    let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 7 }, 32, None).unwrap();
-    let straight = temp("straight");
-    train(&tiny_config(Variant::Mtl, 2, None), &data, None, &straight, false).unwrap();
-    let split = temp("split");
-    let cfg = tiny_config(Variant::Mtl, 2, None);
-    let mut first = cfg.clone();
-    first.epochs = 1;
-    train(&first, &data, None, &split, false).unwrap();
-    // Extend the same run to 2 epochs from its checkpoint.
-    train(&cfg, &data, None, &split, true).unwrap();
-    let device = Device::flex();
-    let (a, _) = load_model(&straight, &device).unwrap();
-    let (b, _) = load_model(&split, &device).unwrap();
-    assert_eq!(snapshot(&a), snapshot(&b));
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    one_thread.install(|| {
+        let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 7 }, 32, None).unwrap();
+        let straight = temp("straight");
+        train(&tiny_config(Variant::Mtl, 2, None), &data, None, &straight, false).unwrap();
+        let split = temp("split");
+        let cfg = tiny_config(Variant::Mtl, 2, None);
+        let mut first = cfg.clone();
+        first.epochs = 1;
+        train(&first, &data, None, &split, false).unwrap();
+        // Extend the same run to 2 epochs from its checkpoint.
+        train(&cfg, &data, None, &split, true).unwrap();
+        let device = Device::flex();
+        let (a, _) = load_model(&straight, &device).unwrap();
+        let (b, _) = load_model(&split, &device).unwrap();
+        assert_eq!(snapshot(&a), snapshot(&b));
+    });
 }
 
 /// The deprecated-upstream ndarray backend still trains (one tiny epoch, both
