@@ -62,9 +62,6 @@ fn sigkill_mid_training_then_resume_matches_an_uninterrupted_run() {
     let status = Command::new(smn)
         .args(train_args(&straight))
         .env("BURN_DEVICE", "flex")
-        // One thread: burn-flex's parallel reductions split work by work
-        // stealing, so two runs on several threads may round differently.
-        .env("RAYON_NUM_THREADS", "1")
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
@@ -73,9 +70,6 @@ fn sigkill_mid_training_then_resume_matches_an_uninterrupted_run() {
     let mut child = Command::new(smn)
         .args(train_args(&killed))
         .env("BURN_DEVICE", "flex")
-        // One thread: burn-flex's parallel reductions split work by work
-        // stealing, so two runs on several threads may round differently.
-        .env("RAYON_NUM_THREADS", "1")
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -94,9 +88,6 @@ fn sigkill_mid_training_then_resume_matches_an_uninterrupted_run() {
         .args(train_args(&killed))
         .arg("--resume")
         .env("BURN_DEVICE", "flex")
-        // One thread: burn-flex's parallel reductions split work by work
-        // stealing, so two runs on several threads may round differently.
-        .env("RAYON_NUM_THREADS", "1")
         .output()
         .unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));

@@ -15,6 +15,7 @@ use smn_host::train::loss::{losses, LossConfig};
 use smn_host::train::target_stats::output_affines;
 use smn_host::train::trainer::train;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 /// Every float parameter and running statistic, flattened, in module order.
 #[derive(Default)]
@@ -32,6 +33,17 @@ fn snapshot<M: Module>(m: &M) -> Vec<Vec<f32>> {
     s.0
 }
 
+/// burn's random generator is global to the process, and `train` seeds it
+/// and draws the initial weights from it: every test here that seeds or
+/// trains holds this lock, so that a test running in parallel cannot reseed
+/// it or draw from it in the middle of another's run (that made the
+/// exact-resume test fail once in CI).
+static GLOBAL_RNG: Mutex<()> = Mutex::new(());
+
+fn exclusive() -> MutexGuard<'static, ()> {
+    GLOBAL_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("smn-train-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -40,6 +52,7 @@ fn temp(name: &str) -> PathBuf {
 
 #[test]
 fn stage2_steps_leave_shared_weights_and_bn_statistics_bit_identical() {
+    let _rng = exclusive();
     let arch = Arch::tiny();
     let device = Device::flex().autodiff();
     device.seed(3);
@@ -73,6 +86,7 @@ fn stage2_steps_leave_shared_weights_and_bn_statistics_bit_identical() {
 
 #[test]
 fn fine_tuned_smn_starts_as_an_exact_copy_of_stage1() {
+    let _rng = exclusive();
     let arch = Arch::tiny();
     let device = Device::flex();
     device.seed(4);
@@ -103,6 +117,7 @@ fn tiny_config(variant: Variant, epochs: usize, init: Option<PathBuf>) -> TrainC
 
 #[test]
 fn two_stage_run_writes_models_that_load_and_evaluate() {
+    let _rng = exclusive();
     let train_data = load_dataset(&DataSpec::Synthetic { count: 48, seed: 1 }, 32, None).unwrap();
     let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 2 }, 32, None).unwrap();
     let run1 = temp("stage1");
@@ -172,36 +187,31 @@ fn two_stage_run_writes_models_that_load_and_evaluate() {
     assert!(err.to_string().contains("--init"), "{err}");
 }
 
-/// Resuming is exact: the same weights, bit for bit. Both runs train in a
-/// one-thread rayon pool, because burn-flex's parallel reductions split work
-/// by work stealing, so with several threads two identical runs may sum
-/// floats in different orders (this test failed that way once in CI when
-/// the other tests ran beside it).
+/// Resuming is exact: the same weights, bit for bit.
 #[test]
 fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
-    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    one_thread.install(|| {
-        let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 7 }, 32, None).unwrap();
-        let straight = temp("straight");
-        train(&tiny_config(Variant::Mtl, 2, None), &data, None, &straight, false).unwrap();
-        let split = temp("split");
-        let cfg = tiny_config(Variant::Mtl, 2, None);
-        let mut first = cfg.clone();
-        first.epochs = 1;
-        train(&first, &data, None, &split, false).unwrap();
-        // Extend the same run to 2 epochs from its checkpoint.
-        train(&cfg, &data, None, &split, true).unwrap();
-        let device = Device::flex();
-        let (a, _) = load_model(&straight, &device).unwrap();
-        let (b, _) = load_model(&split, &device).unwrap();
-        assert_eq!(snapshot(&a), snapshot(&b));
-    });
+    let _rng = exclusive();
+    let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 7 }, 32, None).unwrap();
+    let straight = temp("straight");
+    train(&tiny_config(Variant::Mtl, 2, None), &data, None, &straight, false).unwrap();
+    let split = temp("split");
+    let cfg = tiny_config(Variant::Mtl, 2, None);
+    let mut first = cfg.clone();
+    first.epochs = 1;
+    train(&first, &data, None, &split, false).unwrap();
+    // Extend the same run to 2 epochs from its checkpoint.
+    train(&cfg, &data, None, &split, true).unwrap();
+    let device = Device::flex();
+    let (a, _) = load_model(&straight, &device).unwrap();
+    let (b, _) = load_model(&split, &device).unwrap();
+    assert_eq!(snapshot(&a), snapshot(&b));
 }
 
 /// The deprecated-upstream ndarray backend still trains (one tiny epoch, both
 /// stages) and its models load and evaluate on flex, the default.
 #[test]
 fn one_tiny_epoch_per_stage_on_ndarray_loads_on_flex() {
+    let _rng = exclusive();
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 3 }, 32, None).unwrap();
     let run1 = temp("ndarray1");
     let mut cfg = tiny_config(Variant::Mtl, 1, None);
@@ -224,6 +234,7 @@ fn one_tiny_epoch_per_stage_on_ndarray_loads_on_flex() {
 /// and that model, loaded as a run, scores exactly that NME again.
 #[test]
 fn keep_best_saves_the_lowest_validation_nme_epoch_as_a_loadable_run() {
+    let _rng = exclusive();
     let data = load_dataset(&DataSpec::Synthetic { count: 48, seed: 12 }, 32, None).unwrap();
     let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 13 }, 32, None).unwrap();
     let run = temp("best");
@@ -264,6 +275,7 @@ fn keep_best_saves_the_lowest_validation_nme_epoch_as_a_loadable_run() {
 /// checkpoint of the last finished epoch, which still loads.
 #[test]
 fn a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
+    let _rng = exclusive();
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 21 }, 32, None).unwrap();
     let run = temp("diverge");
     let mut cfg = tiny_config(Variant::Mtl, 3, None);
@@ -285,6 +297,7 @@ fn a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
 /// so the model cannot change) stops `patience` epochs after its first.
 #[test]
 fn patience_stops_a_run_that_no_longer_improves() {
+    let _rng = exclusive();
     let data = load_dataset(&DataSpec::Synthetic { count: 32, seed: 31 }, 32, None).unwrap();
     let val = load_dataset(&DataSpec::Synthetic { count: 16, seed: 32 }, 32, None).unwrap();
     let mut cfg = tiny_config(Variant::Mtl, 8, None);
