@@ -129,6 +129,11 @@ fn build_library(root: &Path) -> Result<PathBuf, String> {
         .current_dir(root)
         .env("RUSTC", deps::FIRMWARE_RUSTC)
         .env("RUSTC_BOOTSTRAP", "1")
+        // The core's scheduling model, as README advises firmware builds.
+        .env(
+            "CARGO_TARGET_THUMBV7EM_NONE_EABIHF_RUSTFLAGS",
+            "-C target-cpu=cortex-m4",
+        )
         .args(["build", "--locked", "--lib", "-p", FFI_PACKAGE, "--features", "dsp"])
         .args(["--profile", PROFILE, "--target", TARGET, "-Z", "build-std=core"])
         .arg("--target-dir")
