@@ -127,21 +127,30 @@ fn split(scratch: &mut [i8], lens: [usize; 3]) -> Result<[&mut [i8]; 3], Error> 
     Ok([input, weights, output])
 }
 
+/// A `kh × kw` window with strides in `1..=max_stride` and every padding
+/// below its kernel side; `range(lo, hi)` draws uniformly from `lo..=hi`
+/// (also the conv kernel's unit test's shape generator).
+pub(crate) fn random_window((kh, kw): (u8, u8), max_stride: u64, mut range: impl FnMut(u64, u64) -> u64) -> Window {
+    let mut below = |k: u8| range(0, u64::from(k).saturating_sub(1)) as u8;
+    let (pad_top, pad_bottom, pad_left, pad_right) = (below(kh), below(kh), below(kw), below(kw));
+    Window {
+        kernel_h: kh,
+        kernel_w: kw,
+        stride_h: range(1, max_stride) as u8,
+        stride_w: range(1, max_stride) as u8,
+        pad_top,
+        pad_bottom,
+        pad_left,
+        pad_right,
+    }
+}
+
 /// One random convolution (case `i`); returns its output hash.
 fn conv_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
     let first_layer = i % 8 == 3;
     let kh = if first_layer { 3 } else { g.range(1, 5) as u8 };
     let kw = if first_layer { 3 } else { g.range(1, 5) as u8 };
-    let window = Window {
-        kernel_h: kh,
-        kernel_w: kw,
-        stride_h: g.range(1, 2) as u8,
-        stride_w: g.range(1, 2) as u8,
-        pad_top: g.range(0, u64::from(kh) - 1) as u8,
-        pad_bottom: g.range(0, u64::from(kh) - 1) as u8,
-        pad_left: g.range(0, u64::from(kw) - 1) as u8,
-        pad_right: g.range(0, u64::from(kw) - 1) as u8,
-    };
+    let window = random_window((kh, kw), 2, |lo, hi| g.range(lo, hi));
     let input_shape = Shape {
         height: g.range(u64::from(kh), 10) as usize,
         width: g.range(u64::from(kw), 10) as usize,

@@ -305,16 +305,7 @@ mod tests {
             let first_layer = case % 8 == 3;
             let kh = if first_layer { 3 } else { rng.range(1, 5) as u8 };
             let kw = if first_layer { 3 } else { rng.range(1, 5) as u8 };
-            let win = Window {
-                kernel_h: kh,
-                kernel_w: kw,
-                stride_h: rng.range(1, 3) as u8,
-                stride_w: rng.range(1, 3) as u8,
-                pad_top: rng.below(kh as u64) as u8,
-                pad_bottom: rng.below(kh as u64) as u8,
-                pad_left: rng.below(kw as u64) as u8,
-                pad_right: rng.below(kw as u64) as u8,
-            };
+            let win = crate::kernel_cases::random_window((kh, kw), 3, |lo, hi| rng.range(lo as i64, hi as i64) as u64);
             let want_pool = case % 4 == 1;
             let limit = if want_pool { MAX_POOLED_PATCH } else { MAX_PATCH };
             // Every 50th case fills most of the patch buffer; the others
