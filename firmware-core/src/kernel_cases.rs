@@ -19,6 +19,7 @@ use crate::kernels::concat_conv1x1::{concat_conv1x1, ConcatConv1x1Args};
 use crate::kernels::conv2d::{conv2d, Conv2dArgs};
 use crate::kernels::params::ChannelParams;
 use crate::kernels::{OutputStage, Shape};
+use crate::rng::Rng;
 use crate::transcript::{fnv1a32, Transcript};
 use crate::Error;
 
@@ -31,31 +32,9 @@ pub const SCRATCH_BYTES: usize = 24 * 1024;
 /// Most output channels of a case (more than one block of 32 channel pairs).
 const MAX_OUT_CHANNELS: usize = 70;
 
-/// SplitMix64: a tiny deterministic generator (no dependency, same
-/// sequence on every target).
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi.saturating_sub(lo) + 1)
-    }
-
-    /// Any `i8`, or for weights any but −128 (validation's rule).
-    fn fill(&mut self, buf: &mut [i8], weights: bool) {
-        for v in buf {
-            let x = self.next() as i8;
-            *v = if weights { x.max(-127) } else { x };
-        }
-    }
+/// Uniform in `lo..=hi`.
+fn draw(g: &mut Rng, lo: u64, hi: u64) -> u64 {
+    g.range(lo as i64, hi as i64) as u64
 }
 
 /// Per-channel bias and requantisation, little-endian as in a blob.
@@ -71,7 +50,7 @@ struct Params {
 impl Params {
     /// Random parameters: biases within ±2^20, normalised multipliers,
     /// shifts from −14 (right) to +2 (left: the general path).
-    fn random(g: &mut Gen) -> Self {
+    fn random(g: &mut Rng) -> Self {
         let mut p = Params {
             bias: [0; 4 * MAX_OUT_CHANNELS],
             multipliers: [0; 4 * MAX_OUT_CHANNELS],
@@ -88,11 +67,10 @@ impl Params {
             .zip(mult_b)
             .zip(p.shifts.iter_mut().zip(&mut p.shifts_b));
         for (((b, m), mb), (s, sb)) in rows {
-            *b = (g.range(0, 1 << 21) as i32 - (1 << 20)).to_le_bytes();
-            *m = (g.range(1 << 30, (1 << 31) - 1) as i32).to_le_bytes();
-            *mb = (g.range(1 << 30, (1 << 31) - 1) as i32).to_le_bytes();
-            *s = (g.range(0, 16) as i8 - 14) as u8;
-            *sb = (g.range(0, 16) as i8 - 14) as u8;
+            *b = (draw(g, 0, 1 << 21) as i32 - (1 << 20)).to_le_bytes();
+            let ((m_a, s_a), (m_b, s_b)) = (g.requant(-14, 2), g.requant(-14, 2));
+            (*m, *mb) = (m_a.to_le_bytes(), m_b.to_le_bytes());
+            (*s, *sb) = (s_a as i8 as u8, s_b as i8 as u8);
         }
         p
     }
@@ -108,9 +86,9 @@ impl Params {
 }
 
 /// A random output stage: any zero point, ReLU-style or full clamp.
-fn output_stage(g: &mut Gen) -> OutputStage {
-    let zero_point = i32::from(g.next() as i8);
-    let min = if g.next().is_multiple_of(2) { zero_point } else { -128 };
+fn output_stage(g: &mut Rng) -> OutputStage {
+    let zero_point = i32::from(g.i8_any());
+    let min = if g.below(2) == 0 { zero_point } else { -128 };
     OutputStage {
         zero_point,
         min,
@@ -146,15 +124,15 @@ pub(crate) fn random_window((kh, kw): (u8, u8), max_stride: u64, mut range: impl
 }
 
 /// One random convolution (case `i`); returns its output hash.
-fn conv_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
+fn conv_case(g: &mut Rng, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
     let first_layer = i % 8 == 3;
-    let kh = if first_layer { 3 } else { g.range(1, 5) as u8 };
-    let kw = if first_layer { 3 } else { g.range(1, 5) as u8 };
-    let window = random_window((kh, kw), 2, |lo, hi| g.range(lo, hi));
+    let kh = if first_layer { 3 } else { draw(g, 1, 5) as u8 };
+    let kw = if first_layer { 3 } else { draw(g, 1, 5) as u8 };
+    let window = random_window((kh, kw), 2, |lo, hi| draw(g, lo, hi));
     let input_shape = Shape {
-        height: g.range(u64::from(kh), 10) as usize,
-        width: g.range(u64::from(kw), 10) as usize,
-        channels: if first_layer { 3 } else { g.range(1, 8) as usize },
+        height: draw(g, u64::from(kh), 10) as usize,
+        width: draw(g, u64::from(kw), 10) as usize,
+        channels: if first_layer { 3 } else { draw(g, 1, 8) as usize },
     };
     let conv_len = |n: usize, pad: u8, k: u8, s: u8| (n + usize::from(pad) - usize::from(k)) / usize::from(s) + 1;
     let (h, w) = (
@@ -172,9 +150,9 @@ fn conv_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
         ),
     );
     let out_c = if i % 10 == 7 {
-        g.range(65, MAX_OUT_CHANNELS as u64)
+        draw(g, 65, MAX_OUT_CHANNELS as u64)
     } else {
-        g.range(1, 9)
+        draw(g, 1, 9)
     } as usize;
     let pool_2x2 = i % 3 == 1 && h >= 2 && w >= 2;
     let output_shape = Shape {
@@ -184,13 +162,13 @@ fn conv_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
     };
     let k = usize::from(kh) * usize::from(kw) * input_shape.channels;
     let [input, weights, output] = split(scratch, [input_shape.len(), out_c * k, output_shape.len()])?;
-    g.fill(input, false);
-    g.fill(weights, true);
+    input.iter_mut().for_each(|v| *v = g.activation());
+    weights.iter_mut().for_each(|v| *v = g.weight());
     let params = Params::random(g);
     let args = Conv2dArgs {
         input,
         input_shape,
-        input_zero_point: i32::from(g.next() as i8),
+        input_zero_point: i32::from(g.i8_any()),
         window,
         weights,
         channels: params.channels(out_c)?,
@@ -203,17 +181,17 @@ fn conv_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
 
 /// One random fused concat + 1×1 conv (case `i`: two scales when odd);
 /// returns its output hash.
-fn concat_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
-    let pixels = g.range(1, 40) as usize;
-    let (ca, cb) = (g.range(1, 20) as usize, g.range(1, 20) as usize);
+fn concat_case(g: &mut Rng, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
+    let pixels = draw(g, 1, 40) as usize;
+    let (ca, cb) = (draw(g, 1, 20) as usize, draw(g, 1, 20) as usize);
     let out_c = if i % 10 == 5 {
-        g.range(65, MAX_OUT_CHANNELS as u64)
+        draw(g, 65, MAX_OUT_CHANNELS as u64)
     } else {
-        g.range(1, 9)
+        draw(g, 1, 9)
     } as usize;
     let [inputs, weights, output] = split(scratch, [pixels * (ca + cb), out_c * (ca + cb), pixels * out_c])?;
-    g.fill(inputs, false);
-    g.fill(weights, true);
+    inputs.iter_mut().for_each(|v| *v = g.activation());
+    weights.iter_mut().for_each(|v| *v = g.weight());
     let (a, b) = inputs.split_at(pixels * ca);
     let params = Params::random(g);
     // Two scales when odd: the `b` side's own requantisation.
@@ -227,10 +205,10 @@ fn concat_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
     };
     let args = ConcatConv1x1Args {
         a_channels: ca,
-        a_zero_point: i32::from(g.next() as i8),
+        a_zero_point: i32::from(g.i8_any()),
         b,
         b_channels: cb,
-        b_zero_point: i32::from(g.next() as i8),
+        b_zero_point: i32::from(g.i8_any()),
         weights,
         channels_a: params.channels(out_c)?,
         multipliers_b,
@@ -245,7 +223,7 @@ fn concat_case(g: &mut Gen, i: u64, scratch: &mut [i8]) -> Result<u32, Error> {
 /// lines; `scratch` holds at least [`SCRATCH_BYTES`] bytes.
 pub fn run<F: FnMut(&[u8])>(t: &mut Transcript<F>, scratch: &mut [u8]) -> Result<(), Error> {
     let scratch: &mut [i8] = bytemuck::must_cast_slice_mut(scratch.get_mut(..SCRATCH_BYTES).ok_or(Error::Internal)?);
-    let mut g = Gen(0x534d_4e5f_4b43_0001);
+    let mut g = Rng::new(0x534d_4e5f_4b43_0001);
     for i in 0..CASES {
         let hash = if i % 4 == 2 {
             concat_case(&mut g, i, scratch)?

@@ -63,7 +63,6 @@ pub mod limits;
 mod model;
 mod ops;
 mod outputs;
-#[cfg(any(test, feature = "builder"))]
 pub mod rng;
 mod run;
 mod run_frame;

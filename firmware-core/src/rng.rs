@@ -1,4 +1,5 @@
-//! Deterministic random numbers (SplitMix64) for tests and random test models.
+//! Deterministic random numbers (SplitMix64) for tests, random test models
+//! and the on-device kernel cases ([`crate::kernel_cases`]).
 
 /// SplitMix64: a small, fast, seedable generator (not cryptographic).
 #[derive(Clone, Debug)]
@@ -58,6 +59,7 @@ impl Rng {
     }
 
     /// `n` values drawn with `f`.
+    #[cfg(any(test, feature = "builder"))]
     pub fn vec_i8(&mut self, n: usize, f: fn(&mut Rng) -> i8) -> alloc::vec::Vec<i8> {
         (0..n).map(|_| f(self)).collect()
     }

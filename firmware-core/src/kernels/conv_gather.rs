@@ -100,6 +100,8 @@ pub(crate) struct Geometry<'a> {
     window: Window,
     /// `−zero_point`, added to every gathered value.
     offset: i16,
+    /// The zero point (the value that gathers as 0).
+    zero: i8,
     /// Output rows whose kernel taps are all inside the input.
     rows: Range<usize>,
     /// Output columns whose kernel taps are all inside the input.
@@ -144,6 +146,7 @@ impl<'a> Geometry<'a> {
             shape,
             window,
             offset: -i16::from(zero),
+            zero,
             rows: interior(
                 usize::from(w.stride_h),
                 usize::from(w.pad_top),
@@ -237,8 +240,7 @@ impl<'a> Geometry<'a> {
                 copy_spilling(dst, src, span);
             }
             let copy = self.copy.as_flattened_mut();
-            let zero = i8::try_from(-self.offset).map_err(|_| Error::Internal)?;
-            copy.get_mut(n..self.small_len).ok_or(Error::Internal)?.fill(zero);
+            copy.get_mut(n..self.small_len).ok_or(Error::Internal)?.fill(self.zero);
             let copy = copy.get(..self.small_len).ok_or(Error::Internal)?;
             gather::<E>(pp, pixel, 0, copy, self.offset);
         } else {
@@ -267,7 +269,7 @@ impl<'a> Geometry<'a> {
         let (Some(r0), Some(r1), Some(r2)) = (r0, r1, r2) else {
             return Err(Error::Internal);
         };
-        let zero = u32::from(i8::try_from(-self.offset).map_err(|_| Error::Internal)? as u8);
+        let zero = u32::from(self.zero as u8);
         let words = [
             word_at(r0, 0),
             word_at(r0, 4),

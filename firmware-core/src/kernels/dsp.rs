@@ -7,7 +7,7 @@
 //! with the `dsp` feature, and plain-Rust models of the same instructions
 //! everywhere else, so the algorithm is tested bit-exactly on the host and
 //! the QEMU parity check proves the instructions behave as modelled.
-use super::mac::{from as tail, padded, tile_2x2_rows_from, whole_group_pairs, MacEngine};
+use super::mac::{from as tail, tile_2x2_rows_by_pairs, MacEngine};
 use super::portable::Portable;
 
 #[cfg(all(target_arch = "arm", feature = "dsp"))]
@@ -347,21 +347,11 @@ impl MacEngine for Dsp {
 
     #[inline(always)]
     fn tile_2x2_rows(pp: &[i16], weights: &[i8], stride: usize, k: usize, out: &mut [[i32; 4]]) {
-        let groups = padded(k) / 4;
-        // Pairs whose two rows can be read whole groups long: pair p reads
-        // up to (2p + 1)·stride + 4·groups bytes.
-        let fast = if pp.len() >= 8 * groups && (pp.as_ptr() as usize).is_multiple_of(4) {
-            whole_group_pairs(weights.len(), stride, groups, out.len())
-        } else {
-            0
-        };
-        let Some((head, rest)) = out.split_at_mut_checked(fast) else {
-            return;
-        };
-        if !head.is_empty() {
-            insn::tile_2x2_pairs(pp, weights, stride, groups, head);
-        }
-        tile_2x2_rows_from::<Self>(pp, weights, stride, k, fast, rest);
+        // The assembly loop's `LDRD` needs a word-aligned patch.
+        let aligned = (pp.as_ptr() as usize).is_multiple_of(4);
+        tile_2x2_rows_by_pairs::<Self>((pp, weights, stride, k), out, aligned, |groups, head| {
+            insn::tile_2x2_pairs(pp, weights, stride, groups, head)
+        });
     }
 
     #[inline(always)]

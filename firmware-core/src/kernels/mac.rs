@@ -134,7 +134,7 @@ pub fn strided_row(weights: &[i8], stride: usize, k: usize, j: usize) -> &[i8] {
 /// long without leaving it: pair `p` reads up to `(2p + 1) · stride + 4 ·
 /// groups` bytes (0 when `groups` or `stride` is 0).
 #[inline(always)]
-pub(crate) fn whole_group_pairs(weights_len: usize, stride: usize, groups: usize, pairs: usize) -> usize {
+fn whole_group_pairs(weights_len: usize, stride: usize, groups: usize, pairs: usize) -> usize {
     if groups == 0 || stride == 0 {
         return 0;
     }
@@ -143,6 +143,33 @@ pub(crate) fn whole_group_pairs(weights_len: usize, stride: usize, groups: usize
         .and_then(|room| room.checked_div(stride.saturating_mul(2)))
         .map_or(0, |q| q.saturating_add(1))
         .min(pairs)
+}
+
+/// [`MacEngine::tile_2x2_rows`] through an engine's whole-group loop:
+/// `whole(groups, head)` fills the leading pairs whose two rows can be read
+/// `groups = padded(k) / 4` whole groups long (all but possibly the
+/// matrix's last pair; none unless `whole_ok` and `pp` holds that many
+/// groups), the rest go one tile at a time.
+#[inline(always)]
+pub(crate) fn tile_2x2_rows_by_pairs<E: MacEngine + ?Sized>(
+    (pp, weights, stride, k): (&[i16], &[i8], usize, usize),
+    out: &mut [[i32; 4]],
+    whole_ok: bool,
+    whole: impl FnOnce(usize, &mut [[i32; 4]]),
+) {
+    let groups = padded(k) / 4;
+    let fast = if whole_ok && pp.len() >= 8 * groups {
+        whole_group_pairs(weights.len(), stride, groups, out.len())
+    } else {
+        0
+    };
+    let Some((head, rest)) = out.split_at_mut_checked(fast) else {
+        return;
+    };
+    if !head.is_empty() {
+        whole(groups, head);
+    }
+    tile_2x2_rows_from::<E>(pp, weights, stride, k, fast, rest);
 }
 
 /// [`MacEngine::tile_2x2_rows`] one tile at a time, for the row pairs

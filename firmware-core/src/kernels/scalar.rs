@@ -6,7 +6,7 @@
 //! three pointers and four accumulators, so LLVM keeps everything in
 //! registers (the natural-order `Portable` loop, built for x86 vectors,
 //! walks four pointers and spills on a 13-register core).
-use super::mac::{from as tail, padded, tile_2x2_rows_from, whole_group_pairs, MacEngine};
+use super::mac::{from as tail, tile_2x2_rows_by_pairs, MacEngine};
 use super::portable::Portable;
 
 /// The group of four values for the shared pair loop
@@ -127,6 +127,39 @@ fn group_2x2(acc: [i32; 4], p: &[i16; 8], c0: &[i8; 4], c1: &[i8; 4]) -> [i32; 4
     ]
 }
 
+/// `groups` whole groups of the pairs of rows `2p`, `2p + 1` (rows `stride`
+/// apart) for every `out[p]`, which the caller checked lie inside
+/// `weights`: the assembly loop on Armv7.
+#[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+#[inline(always)]
+fn whole_pairs(pp: &[i16], weights: &[i8], stride: usize, groups: usize, out: &mut [[i32; 4]]) {
+    insn::tile_2x2_pairs(pp, weights, stride, groups, out);
+}
+
+/// `groups` whole groups of the pairs of rows `2p`, `2p + 1` (rows `stride`
+/// apart) for every `out[p]`: the Rust loop elsewhere.
+#[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+#[inline(always)]
+fn whole_pairs(pp: &[i16], weights: &[i8], stride: usize, groups: usize, out: &mut [[i32; 4]]) {
+    let (patch, _) = pp.as_chunks::<8>();
+    let patch = patch.get(..groups).unwrap_or(&[]);
+    for (p, acc) in out.iter_mut().enumerate() {
+        let row = |j: usize| {
+            tail(weights, j * stride)
+                .get(..4 * groups)
+                .unwrap_or(&[])
+                .as_chunks::<4>()
+                .0
+        };
+        let (q0, q1) = (row(2 * p), row(2 * p + 1));
+        *acc = patch
+            .iter()
+            .zip(q0)
+            .zip(q1)
+            .fold([0; 4], |a, ((p, c0), c1)| group_2x2(a, p, c0, c1));
+    }
+}
+
 impl MacEngine for Scalar {
     const INTERLEAVED: bool = true;
 
@@ -151,38 +184,9 @@ impl MacEngine for Scalar {
     /// per-tile slicing; the rest one tile at a time.
     #[inline(always)]
     fn tile_2x2_rows(pp: &[i16], weights: &[i8], stride: usize, k: usize, out: &mut [[i32; 4]]) {
-        let groups = padded(k) / 4;
-        let (patch, _) = pp.as_chunks::<8>();
-        let patch = patch.get(..groups).unwrap_or(&[]);
-        let fast = if patch.len() == groups {
-            whole_group_pairs(weights.len(), stride, groups, out.len())
-        } else {
-            0
-        };
-        let Some((head, rest)) = out.split_at_mut_checked(fast) else {
-            return;
-        };
-        #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
-        if !head.is_empty() {
-            insn::tile_2x2_pairs(pp, weights, stride, groups, head);
-            return tile_2x2_rows_from::<Self>(pp, weights, stride, k, fast, rest);
-        }
-        for (p, acc) in head.iter_mut().enumerate() {
-            let row = |j: usize| {
-                tail(weights, j * stride)
-                    .get(..4 * groups)
-                    .unwrap_or(&[])
-                    .as_chunks::<4>()
-                    .0
-            };
-            let (q0, q1) = (row(2 * p), row(2 * p + 1));
-            *acc = patch
-                .iter()
-                .zip(q0)
-                .zip(q1)
-                .fold([0; 4], |a, ((p, c0), c1)| group_2x2(a, p, c0, c1));
-        }
-        tile_2x2_rows_from::<Self>(pp, weights, stride, k, fast, rest);
+        tile_2x2_rows_by_pairs::<Self>((pp, weights, stride, k), out, true, |groups, head| {
+            whole_pairs(pp, weights, stride, groups, head)
+        });
     }
 
     #[inline(always)]
