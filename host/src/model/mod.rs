@@ -2,6 +2,7 @@
 pub mod arch;
 pub mod backend;
 pub mod batch;
+pub mod conv;
 pub mod export;
 pub mod net;
 pub mod store;

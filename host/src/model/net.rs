@@ -16,6 +16,7 @@
 //! as an exact copy of the stage-1 network, and both halves of each 1×1
 //! receive gradients.
 use super::arch::{Arch, Variant, ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};
+use super::conv::conv2d;
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -50,7 +51,7 @@ impl ConvBlock {
 
     /// Forward pass.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(x);
+        let y = conv2d(&self.conv, x);
         let y = match &self.bn {
             Some(bn) => bn.forward(y),
             None => y,
@@ -416,7 +417,7 @@ impl Branch {
     fn join(&self, level: usize, own: Tensor<4>, shared: &Tensor<4>) -> Tensor<4> {
         let cat = Tensor::cat(vec![own, shared.clone()], 1);
         match self.fuse.get(level) {
-            Some(conv) => conv.forward(cat),
+            Some(conv) => conv2d(conv, cat),
             None => cat,
         }
     }
