@@ -2,9 +2,9 @@
 pub mod arch;
 pub mod backend;
 pub mod batch;
-pub mod conv;
 pub mod export;
 pub mod net;
+pub mod ops;
 pub mod store;
 
 pub use arch::{Arch, Variant};

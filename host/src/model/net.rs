@@ -16,7 +16,7 @@
 //! as an exact copy of the stage-1 network, and both halves of each 1×1
 //! receive gradients.
 use super::arch::{Arch, Variant, ATTRIBUTE_OUTPUTS, LANDMARK_OUTPUTS};
-use super::conv::conv2d;
+use super::ops::{batch_norm, conv2d, relu_max_pool};
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -53,10 +53,10 @@ impl ConvBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = conv2d(&self.conv, x);
         let y = match &self.bn {
-            Some(bn) => bn.forward(y),
+            Some(bn) => batch_norm(bn, y),
             None => y,
         };
-        self.pool.forward(relu(y))
+        relu_max_pool(&self.pool, y)
     }
 
     /// A copy with new parameters (and its own batch-norm statistics).

@@ -191,16 +191,13 @@ pub fn forward(shape: &ConvShape, x: &[f32], weight: &[f32], bias: &[f32]) -> Ve
     let w = MatRef::row_major(weight, o, k);
     y.par_chunks_mut(o * p)
         .zip(x.par_chunks(shape.image_len()))
-        .for_each_init(
-            Vec::new,
-            |col, (out, image)| {
-                let columns = columns_of(shape, image, col);
-                matmul(out, w, MatRef::row_major(columns, k, p), false);
-                for (row, b) in out.chunks_exact_mut(p).zip(bias) {
-                    row.iter_mut().for_each(|v| *v += b);
-                }
-            },
-        );
+        .for_each_init(Vec::new, |col, (out, image)| {
+            let columns = columns_of(shape, image, col);
+            matmul(out, w, MatRef::row_major(columns, k, p), false);
+            for (row, b) in out.chunks_exact_mut(p).zip(bias) {
+                row.iter_mut().for_each(|v| *v += b);
+            }
+        });
     y
 }
 
@@ -221,19 +218,16 @@ pub fn input_grad(shape: &ConvShape, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let w_t = MatRef::row_major(weight, o, k).t();
     dx.par_chunks_mut(shape.image_len())
         .zip(dy.par_chunks(o * p))
-        .for_each_init(
-            Vec::new,
-            |dcol, (image, grad)| {
-                let grad = MatRef::row_major(grad, o, p);
-                if shape.is_pointwise() {
-                    matmul(image, w_t, grad, false);
-                } else {
-                    dcol.resize(k * p, 0.0);
-                    matmul(dcol, w_t, grad, false);
-                    col2im(shape, dcol, image);
-                }
-            },
-        );
+        .for_each_init(Vec::new, |dcol, (image, grad)| {
+            let grad = MatRef::row_major(grad, o, p);
+            if shape.is_pointwise() {
+                matmul(image, w_t, grad, false);
+            } else {
+                dcol.resize(k * p, 0.0);
+                matmul(dcol, w_t, grad, false);
+                col2im(shape, dcol, image);
+            }
+        });
     dx
 }
 

@@ -1,0 +1,218 @@
+//! The network's ops on burn-flex: [`conv_kernel`], [`pool_kernel`] and
+//! [`batch_norm_kernel`] on the tensors' `f32` values. A call the kernels do not cover (another
+//! dtype, shapes that do not fit) runs burn's own op instead.
+use super::batch_norm_kernel;
+use super::conv_kernel::{self, ConvGeometry, ConvShape};
+use super::extension::{
+    batch_norm_grads_by_burn, channel_moments_by_burn, conv_options, relu_max_pool2x2_by_burn,
+    relu_max_pool2x2_grad_by_burn, NetOps,
+};
+use super::pool_kernel;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Flex, TensorMetadata};
+use burn::tensor::{DType, Shape, TensorData};
+
+/// A Flex tensor's `f32` values (copied only when it is not contiguous),
+/// or `None` for another dtype.
+fn flex_values(t: &FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
+    if t.dtype() != DType::F32 {
+        return None;
+    }
+    Some(if t.is_contiguous() {
+        t.clone()
+    } else {
+        t.to_contiguous()
+    })
+}
+
+fn flex_tensor(values: Vec<f32>, dims: &[usize]) -> FloatTensor<Flex> {
+    FloatTensor::<Flex>::from_data(TensorData::new(values, Shape::from(dims.to_vec())))
+}
+
+fn dims4(t: &FloatTensor<Flex>) -> Option<[usize; 4]> {
+    t.shape().as_slice().try_into().ok()
+}
+
+/// The shape of a Flex call and the `f32` views of `x` and `other`, or
+/// `None` where the kernel does not apply (then burn's own op runs).
+fn flex_call(
+    x: &FloatTensor<Flex>,
+    weight: &FloatTensor<Flex>,
+    other: &FloatTensor<Flex>,
+    g: ConvGeometry,
+) -> Option<(ConvShape, FloatTensor<Flex>, FloatTensor<Flex>)> {
+    let shape = ConvShape::new(dims4(x)?, dims4(weight)?, g.stride, g.padding)?;
+    (shape.geometry == g).then_some(())?;
+    Some((shape, flex_values(x)?, flex_values(other)?))
+}
+
+/// `x`'s dims and the `f32` views of `x` and `gamma` for a batch norm, or
+/// `None` where the kernel does not apply.
+fn batch_norm_call(
+    x: &FloatTensor<Flex>,
+    gamma: &FloatTensor<Flex>,
+) -> Option<([usize; 4], FloatTensor<Flex>, FloatTensor<Flex>)> {
+    let dims = dims4(x)?;
+    (gamma.shape().num_elements() == dims[1]).then_some(())?;
+    Some((dims, flex_values(x)?, flex_values(gamma)?))
+}
+
+/// `other`'s `f32` view when it has `x`'s shape.
+fn same_dims(x: &FloatTensor<Flex>, other: &FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
+    (dims4(other)? == dims4(x)?).then_some(())?;
+    flex_values(other)
+}
+
+fn slice(t: &FloatTensor<Flex>) -> &[f32] {
+    t.as_slice::<f32>().unwrap_or(&[])
+}
+
+impl NetOps for Flex {
+    fn smn_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: ConvGeometry,
+    ) -> FloatTensor<Self> {
+        let call = flex_call(&x, &weight, &weight, geometry);
+        match (call, flex_values(&bias)) {
+            (Some((s, xv, wv)), Some(bv)) if bv.shape().num_elements() == s.out_channels => {
+                let y = conv_kernel::forward(&s, slice(&xv), slice(&wv), slice(&bv));
+                flex_tensor(y, &s.out_dims())
+            }
+            _ => Self::conv2d(x, weight, Some(bias), conv_options(geometry)),
+        }
+    }
+
+    fn smn_conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        geometry: ConvGeometry,
+    ) -> FloatTensor<Self> {
+        match flex_call(&x, &weight, &output_grad, geometry) {
+            Some((s, _, dy)) => match (flex_values(&weight), dims4(&output_grad)) {
+                (Some(wv), Some(dims)) if dims == s.out_dims() => {
+                    let dx = conv_kernel::input_grad(&s, slice(&wv), slice(&dy));
+                    flex_tensor(dx, &[s.batch, s.in_channels, s.height, s.width])
+                }
+                _ => Self::conv2d_x_backward(x, weight, output_grad, conv_options(geometry)),
+            },
+            None => Self::conv2d_x_backward(x, weight, output_grad, conv_options(geometry)),
+        }
+    }
+
+    fn smn_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        geometry: ConvGeometry,
+    ) -> FloatTensor<Self> {
+        match flex_call(&x, &weight, &output_grad, geometry) {
+            Some((s, xv, dy)) if dims4(&output_grad) == Some(s.out_dims()) => {
+                let dw = conv_kernel::weight_grad(&s, slice(&xv), slice(&dy));
+                flex_tensor(dw, weight.shape().as_slice())
+            }
+            _ => Self::conv2d_weight_backward(x, weight, output_grad, conv_options(geometry)),
+        }
+    }
+
+    fn smn_conv2d_bias_grad(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match (dims4(&output_grad), flex_values(&output_grad)) {
+            (Some(dims), Some(dy)) if bias.shape().num_elements() == dims[1] => {
+                flex_tensor(conv_kernel::bias_grad(dims, slice(&dy)), bias.shape().as_slice())
+            }
+            _ => Self::conv2d_bias_backward(x, bias, output_grad),
+        }
+    }
+
+    fn smn_relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match (dims4(&x), flex_values(&x)) {
+            (Some(dims), Some(xv)) => flex_tensor(pool_kernel::forward(dims, slice(&xv)), &pool_kernel::out_dims(dims)),
+            _ => relu_max_pool2x2_by_burn::<Self>(x),
+        }
+    }
+
+    fn smn_relu_max_pool2x2_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let grad = flex_values(&output_grad);
+        match (dims4(&x), flex_values(&x), grad) {
+            (Some(dims), Some(xv), Some(dy)) if dims4(&output_grad) == Some(pool_kernel::out_dims(dims)) => {
+                flex_tensor(pool_kernel::input_grad(dims, slice(&xv), slice(&dy)), &dims)
+            }
+            _ => relu_max_pool2x2_grad_by_burn::<Self>(x, output_grad),
+        }
+    }
+
+    fn smn_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        match (batch_norm_call(&x, &gamma), flex_values(&beta)) {
+            (Some((dims, xv, gv)), Some(bv)) if bv.shape().num_elements() == dims[1] => {
+                let y = batch_norm_kernel::forward(dims, slice(&xv), slice(&gv), slice(&bv), epsilon);
+                flex_tensor(y, &dims)
+            }
+            _ => Self::batch_norm_train(x, gamma, beta, epsilon).output,
+        }
+    }
+
+    fn smn_batch_norm_input_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        match (batch_norm_call(&x, &gamma), same_dims(&x, &output_grad)) {
+            (Some((dims, xv, gv)), Some(dy)) => {
+                let dx = batch_norm_kernel::input_grad(dims, slice(&xv), slice(&gv), slice(&dy), epsilon);
+                flex_tensor(dx, &dims)
+            }
+            _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).x_grad,
+        }
+    }
+
+    fn smn_batch_norm_gamma_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        match (batch_norm_call(&x, &gamma), same_dims(&x, &output_grad)) {
+            (Some((dims, xv, _)), Some(dy)) => {
+                let (dgamma, _) = batch_norm_kernel::param_grads(dims, slice(&xv), slice(&dy), epsilon);
+                flex_tensor(dgamma, &[dims[1]])
+            }
+            _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).gamma_grad,
+        }
+    }
+
+    fn smn_batch_norm_beta_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        match (batch_norm_call(&x, &gamma), same_dims(&x, &output_grad)) {
+            (Some((dims, _, _)), Some(dy)) => flex_tensor(conv_kernel::bias_grad(dims, slice(&dy)), &[dims[1]]),
+            _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).beta_grad,
+        }
+    }
+
+    fn smn_channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match (dims4(&x), flex_values(&x)) {
+            (Some(dims), Some(xv)) => {
+                let stats = batch_norm_kernel::moments(dims, slice(&xv));
+                let (means, vars): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
+                flex_tensor([means, vars].concat(), &[2, dims[1]])
+            }
+            _ => channel_moments_by_burn::<Self>(x),
+        }
+    }
+}
