@@ -45,21 +45,23 @@ impl<B: NetOps> Backward<B, 3> for ConvBackward {
 struct BatchNormBackward;
 
 impl<B: NetOps> Backward<B, 3> for BatchNormBackward {
-    /// Checkpoints of `x` and `gamma`, and ε.
-    type State = (NodeId, NodeId, f64);
+    /// Checkpoints of `x` and `gamma`, `x`'s moments (a constant) and ε.
+    type State = (NodeId, NodeId, FloatTensor<B>, f64);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, gamma_state, epsilon) = ops.state;
+        let (x_state, gamma_state, moments, epsilon) = ops.state;
         let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
         let gamma: FloatTensor<B> = checkpointer.retrieve_node_output(gamma_state);
         if let Some(node) = node_x {
-            let dx = B::smn_batch_norm_input_grad(x.clone(), gamma.clone(), grad.clone(), epsilon);
+            let (x, m, gamma, grad) = (x.clone(), moments.clone(), gamma.clone(), grad.clone());
+            let dx = B::smn_batch_norm_input_grad(x, m, gamma, grad, epsilon);
             grads.register::<B>(node.id, dx);
         }
         if let Some(node) = node_gamma {
-            let dgamma = B::smn_batch_norm_gamma_grad(x.clone(), gamma.clone(), grad.clone(), epsilon);
+            let (x, m, gamma, grad) = (x.clone(), moments, gamma.clone(), grad.clone());
+            let dgamma = B::smn_batch_norm_gamma_grad(x, m, gamma, grad, epsilon);
             grads.register::<B>(node.id, dgamma);
         }
         if let Some(node) = node_beta {
@@ -89,20 +91,24 @@ impl<B: NetOps> Backward<B, 1> for PoolBackward {
 impl<B: NetOps, C: CheckpointStrategy> NetOps for Autodiff<B, C> {
     fn smn_batch_norm_train(
         x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
+        let moments = Self::inner(moments);
         let nodes = [x.node(), gamma.node(), beta.node()];
         match BatchNormBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
-                let y = B::smn_batch_norm_train(Self::inner(x), Self::inner(gamma), Self::inner(beta), epsilon);
-                prep.finish((x_state, gamma_state, epsilon), y)
+                let (x, m) = (Self::inner(x), moments.clone());
+                let y = B::smn_batch_norm_train(x, m, Self::inner(gamma), Self::inner(beta), epsilon);
+                prep.finish((x_state, gamma_state, moments, epsilon), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::smn_batch_norm_train(
                 Self::inner(x),
+                moments,
                 Self::inner(gamma),
                 Self::inner(beta),
                 epsilon,

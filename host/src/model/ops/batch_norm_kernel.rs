@@ -8,6 +8,7 @@
 //! swaps the batch and channel axes (a copy) for every reduction; here each
 //! channel reads its planes in place. Statistics run in parallel over
 //! channels, element-wise passes over planes.
+use super::lanes::{sum_map, sum_zip};
 use rayon::prelude::*;
 
 /// One channel's planes: `(n, c)` for every image `n`.
@@ -16,8 +17,14 @@ fn planes<'a>(dims: [usize; 4], x: &'a [f32], c: usize) -> impl Iterator<Item = 
     (0..n).map(move |i| &x[(i * channels + c) * h * w..(i * channels + c + 1) * h * w])
 }
 
+/// The statistics of `x`: the `C` means, then the `C` biased variances.
+pub fn moments(dims: [usize; 4], x: &[f32]) -> Vec<f32> {
+    let (means, variances): (Vec<f32>, Vec<f32>) = channel_moments(dims, x).into_iter().unzip();
+    [means, variances].concat()
+}
+
 /// Per channel: `(μ, σ²)` of `x` (biased variance).
-pub fn moments(dims: [usize; 4], x: &[f32]) -> Vec<(f32, f32)> {
+fn channel_moments(dims: [usize; 4], x: &[f32]) -> Vec<(f32, f32)> {
     let [n, channels, h, w] = dims;
     let count = (n * h * w).max(1) as f64;
     (0..channels)
@@ -31,6 +38,12 @@ pub fn moments(dims: [usize; 4], x: &[f32]) -> Vec<(f32, f32)> {
         .collect()
 }
 
+/// `(μ, σ²)` per channel from [`moments`]' layout (missing values read 0).
+fn pairs(moments: &[f32], channels: usize) -> Vec<(f32, f32)> {
+    let at = |i: usize| moments.get(i).copied().unwrap_or(0.0);
+    (0..channels).map(|c| (at(c), at(channels + c))).collect()
+}
+
 /// `1/√(σ² + ε)` per channel.
 fn inverse_std(stats: &[(f32, f32)], epsilon: f64) -> Vec<f32> {
     stats
@@ -39,10 +52,10 @@ fn inverse_std(stats: &[(f32, f32)], epsilon: f64) -> Vec<f32> {
         .collect()
 }
 
-/// `y` from `x`, `γ` and `β` with the batch's own statistics.
-pub fn forward(dims: [usize; 4], x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<f32> {
+/// `y` from `x`, its [`moments`], `γ` and `β`.
+pub fn forward(dims: [usize; 4], x: &[f32], moments: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<f32> {
     let [_, channels, h, w] = dims;
-    let stats = moments(dims, x);
+    let stats = pairs(moments, channels);
     let inv = inverse_std(&stats, epsilon);
     let mut y = vec![0.0f32; x.len()];
     if h * w == 0 || channels == 0 {
@@ -69,18 +82,18 @@ fn grad_sums(dims: [usize; 4], x: &[f32], dy: &[f32], stats: &[(f32, f32)], inv:
         .map(|c| {
             let (mean, inv) = (stats[c].0, inv[c]);
             planes(dims, x, c)
-                .flatten()
-                .zip(planes(dims, dy, c).flatten())
-                .fold((0.0f64, 0.0f64), |(sum, dot), (&v, &g)| {
-                    (sum + g as f64, dot + (g * (v - mean) * inv) as f64)
+                .zip(planes(dims, dy, c))
+                .fold((0.0f64, 0.0f64), |(sum, dot), (xs, gs)| {
+                    let centred = sum_zip(gs, xs, |g, v| g * (v - mean));
+                    (sum + sum_map(gs, |g| g), dot + centred * inv as f64)
                 })
         })
         .collect()
 }
 
-/// `(dγ, dβ)`.
-pub fn param_grads(dims: [usize; 4], x: &[f32], dy: &[f32], epsilon: f64) -> (Vec<f32>, Vec<f32>) {
-    let stats = moments(dims, x);
+/// `(dγ, dβ)`, with `x`'s [`moments`].
+pub fn param_grads(dims: [usize; 4], x: &[f32], moments: &[f32], dy: &[f32], epsilon: f64) -> (Vec<f32>, Vec<f32>) {
+    let stats = pairs(moments, dims[1]);
     let inv = inverse_std(&stats, epsilon);
     grad_sums(dims, x, dy, &stats, &inv)
         .into_iter()
@@ -88,10 +101,10 @@ pub fn param_grads(dims: [usize; 4], x: &[f32], dy: &[f32], epsilon: f64) -> (Ve
         .unzip()
 }
 
-/// `dx`.
-pub fn input_grad(dims: [usize; 4], x: &[f32], gamma: &[f32], dy: &[f32], epsilon: f64) -> Vec<f32> {
+/// `dx`, with `x`'s [`moments`].
+pub fn input_grad(dims: [usize; 4], x: &[f32], moments: &[f32], gamma: &[f32], dy: &[f32], epsilon: f64) -> Vec<f32> {
     let [n, channels, h, w] = dims;
-    let stats = moments(dims, x);
+    let stats = pairs(moments, channels);
     let inv = inverse_std(&stats, epsilon);
     let sums = grad_sums(dims, x, dy, &stats, &inv);
     let count = (n * h * w).max(1) as f64;
@@ -158,7 +171,8 @@ mod tests {
             let f64s = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<_>>();
             let (xd, gd, bd) = (f64s(&x), f64s(&gamma), f64s(&beta));
             // Forward: the objective with a one-hot probe is one output value.
-            let y = forward(dims, &x, &gamma, &beta, eps);
+            let stats = moments(dims, &x);
+            let y = forward(dims, &x, &stats, &gamma, &beta, eps);
             for i in [0, len / 2, len - 1] {
                 let mut e = vec![0.0f32; len];
                 e[i] = 1.0;
@@ -167,7 +181,7 @@ mod tests {
             }
             // Gradients: central differences of the f64 objective.
             let h = 1e-6;
-            let dx = input_grad(dims, &x, &gamma, &probe, eps);
+            let dx = input_grad(dims, &x, &stats, &gamma, &probe, eps);
             for i in [0, len / 3, len - 1] {
                 let (mut up, mut down) = (xd.clone(), xd.clone());
                 up[i] += h;
@@ -181,7 +195,7 @@ mod tests {
                     dx[i]
                 );
             }
-            let (dgamma, dbeta) = param_grads(dims, &x, &probe, eps);
+            let (dgamma, dbeta) = param_grads(dims, &x, &stats, &probe, eps);
             for ch in 0..c {
                 let (mut up, mut down) = (gd.clone(), gd.clone());
                 up[ch] += h;

@@ -12,6 +12,7 @@
 //! and no tensor is ever transposed or copied into another layout; a 1×1
 //! stride-1 unpadded conv uses `X[n]` itself as `col`. Images run in
 //! parallel (rayon), each product on one thread.
+use super::lanes::sum_map;
 use super::matmul::{matmul, MatRef};
 use rayon::prelude::*;
 
@@ -265,7 +266,7 @@ pub fn bias_grad(dims: [usize; 4], dy: &[f32]) -> Vec<f32> {
     }
     for image in dy.chunks_exact(o * h * w) {
         for (sum, row) in db.iter_mut().zip(image.chunks_exact(h * w)) {
-            *sum += row.iter().sum::<f32>();
+            *sum += sum_map(row, |v| v) as f32;
         }
     }
     db

@@ -77,13 +77,18 @@ pub trait NetOps: Backend {
     }
 
     /// Batch normalisation with the batch's statistics (training mode):
-    /// `x` `[N, C, H, W]`, `gamma` and `beta` `[C]`.
+    /// `x` `[N, C, H, W]`, its [`smn_channel_moments`](Self::smn_channel_moments)
+    /// `[2, C]` (a constant: the statistics' own gradient is part of
+    /// [`smn_batch_norm_input_grad`](Self::smn_batch_norm_input_grad)),
+    /// `gamma` and `beta` `[C]`.
     fn smn_batch_norm_train(
         x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
+        let _ = moments;
         Self::batch_norm_train(x, gamma, beta, epsilon).output
     }
 
@@ -91,20 +96,24 @@ pub trait NetOps: Backend {
     /// [`smn_batch_norm_train`](Self::smn_batch_norm_train).
     fn smn_batch_norm_input_grad(
         x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
+        let _ = moments;
         batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).x_grad
     }
 
     /// The gradient of `gamma`.
     fn smn_batch_norm_gamma_grad(
         x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
+        let _ = moments;
         batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).gamma_grad
     }
 

@@ -47,21 +47,31 @@ fn flex_call(
     Some((shape, flex_values(x)?, flex_values(other)?))
 }
 
-/// `x`'s dims and the `f32` views of `x` and `gamma` for a batch norm, or
-/// `None` where the kernel does not apply.
+/// A batch norm's `f32` views.
+type BatchNormViews = ([usize; 4], FloatTensor<Flex>, FloatTensor<Flex>, FloatTensor<Flex>);
+
+/// `x`'s dims and the `f32` views of `x`, its moments and `gamma` for a
+/// batch norm, or `None` where the kernel does not apply.
 fn batch_norm_call(
     x: &FloatTensor<Flex>,
+    moments: &FloatTensor<Flex>,
     gamma: &FloatTensor<Flex>,
-) -> Option<([usize; 4], FloatTensor<Flex>, FloatTensor<Flex>)> {
+) -> Option<BatchNormViews> {
     let dims = dims4(x)?;
-    (gamma.shape().num_elements() == dims[1]).then_some(())?;
-    Some((dims, flex_values(x)?, flex_values(gamma)?))
+    let fits = gamma.shape().num_elements() == dims[1] && moments.shape().num_elements() == 2 * dims[1];
+    fits.then_some(())?;
+    Some((dims, flex_values(x)?, flex_values(moments)?, flex_values(gamma)?))
 }
 
 /// `other`'s `f32` view when it has `x`'s shape.
 fn same_dims(x: &FloatTensor<Flex>, other: &FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
     (dims4(other)? == dims4(x)?).then_some(())?;
     flex_values(other)
+}
+
+/// Whether `[C]`-shaped `t` fits `x`'s `dims`.
+fn bias_fits(t: &FloatTensor<Flex>, dims: [usize; 4]) -> bool {
+    t.shape().num_elements() == dims[1]
 }
 
 fn slice(t: &FloatTensor<Flex>) -> &[f32] {
@@ -150,14 +160,15 @@ impl NetOps for Flex {
 
     fn smn_batch_norm_train(
         x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        match (batch_norm_call(&x, &gamma), flex_values(&beta)) {
-            (Some((dims, xv, gv)), Some(bv)) if bv.shape().num_elements() == dims[1] => {
-                let y = batch_norm_kernel::forward(dims, slice(&xv), slice(&gv), slice(&bv), epsilon);
-                flex_tensor(y, &dims)
+        match (batch_norm_call(&x, &moments, &gamma), flex_values(&beta)) {
+            (Some((dims, xv, mv, gv)), Some(bv)) if bv.shape().num_elements() == dims[1] => {
+                let (xs, ms, gs, bs) = (slice(&xv), slice(&mv), slice(&gv), slice(&bv));
+                flex_tensor(batch_norm_kernel::forward(dims, xs, ms, gs, bs, epsilon), &dims)
             }
             _ => Self::batch_norm_train(x, gamma, beta, epsilon).output,
         }
@@ -165,14 +176,16 @@ impl NetOps for Flex {
 
     fn smn_batch_norm_input_grad(
         x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        match (batch_norm_call(&x, &gamma), same_dims(&x, &output_grad)) {
-            (Some((dims, xv, gv)), Some(dy)) => {
-                let dx = batch_norm_kernel::input_grad(dims, slice(&xv), slice(&gv), slice(&dy), epsilon);
-                flex_tensor(dx, &dims)
+        let call = batch_norm_call(&x, &moments, &gamma);
+        match (call, same_dims(&x, &output_grad)) {
+            (Some((dims, xv, mv, gv)), Some(dy)) => {
+                let (xs, ms, gs, dys) = (slice(&xv), slice(&mv), slice(&gv), slice(&dy));
+                flex_tensor(batch_norm_kernel::input_grad(dims, xs, ms, gs, dys, epsilon), &dims)
             }
             _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).x_grad,
         }
@@ -180,13 +193,16 @@ impl NetOps for Flex {
 
     fn smn_batch_norm_gamma_grad(
         x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        match (batch_norm_call(&x, &gamma), same_dims(&x, &output_grad)) {
-            (Some((dims, xv, _)), Some(dy)) => {
-                let (dgamma, _) = batch_norm_kernel::param_grads(dims, slice(&xv), slice(&dy), epsilon);
+        let call = batch_norm_call(&x, &moments, &gamma);
+        match (call, same_dims(&x, &output_grad)) {
+            (Some((dims, xv, mv, _)), Some(dy)) => {
+                let (xs, ms, dys) = (slice(&xv), slice(&mv), slice(&dy));
+                let (dgamma, _) = batch_norm_kernel::param_grads(dims, xs, ms, dys, epsilon);
                 flex_tensor(dgamma, &[dims[1]])
             }
             _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).gamma_grad,
@@ -199,19 +215,17 @@ impl NetOps for Flex {
         output_grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        match (batch_norm_call(&x, &gamma), same_dims(&x, &output_grad)) {
-            (Some((dims, _, _)), Some(dy)) => flex_tensor(conv_kernel::bias_grad(dims, slice(&dy)), &[dims[1]]),
+        match (dims4(&x), same_dims(&x, &output_grad)) {
+            (Some(dims), Some(dy)) if bias_fits(&gamma, dims) => {
+                flex_tensor(conv_kernel::bias_grad(dims, slice(&dy)), &[dims[1]])
+            }
             _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).beta_grad,
         }
     }
 
     fn smn_channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match (dims4(&x), flex_values(&x)) {
-            (Some(dims), Some(xv)) => {
-                let stats = batch_norm_kernel::moments(dims, slice(&xv));
-                let (means, vars): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
-                flex_tensor([means, vars].concat(), &[2, dims[1]])
-            }
+            (Some(dims), Some(xv)) => flex_tensor(batch_norm_kernel::moments(dims, slice(&xv)), &[2, dims[1]]),
             _ => channel_moments_by_burn::<Self>(x),
         }
     }

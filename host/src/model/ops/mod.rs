@@ -17,6 +17,7 @@ pub mod batch_norm_kernel;
 pub mod conv_kernel;
 pub mod extension;
 pub mod flex;
+pub mod lanes;
 pub mod matmul;
 pub mod pool_kernel;
 
@@ -62,6 +63,7 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let device = x.device();
     let moments = Dispatch::smn_channel_moments(x.clone().detach().into_dispatch());
     let moments = Tensor::<2>::from_dispatch(moments).detach();
+    let batch_moments = moments.clone();
     let row = |i: usize| moments.clone().slice([i..i + 1]).reshape([channels]);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
         let running = state.value_sync().to_device(&device);
@@ -72,6 +74,7 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     update(&bn.running_var, row(1));
     let y = Dispatch::smn_batch_norm_train(
         x.into_dispatch(),
+        batch_moments.into_dispatch(),
         bn.gamma.val().into_dispatch(),
         bn.beta.val().into_dispatch(),
         bn.epsilon,
