@@ -12,7 +12,7 @@ use super::lanes::{sum_map, sum_zip};
 use rayon::prelude::*;
 
 /// One channel's planes: `(n, c)` for every image `n`.
-fn planes<'a>(dims: [usize; 4], x: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> {
+fn planes(dims: [usize; 4], x: &[f32], c: usize) -> impl Iterator<Item = &[f32]> {
     let [n, channels, h, w] = dims;
     (0..n).map(move |i| &x[(i * channels + c) * h * w..(i * channels + c + 1) * h * w])
 }

@@ -232,28 +232,38 @@ pub fn input_grad(shape: &ConvShape, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     dx
 }
 
+/// Images per partial weight gradient: the batch is cut into fixed groups
+/// whatever the thread count, and the partial sums are added in group order,
+/// so the gradient is the same bits on every run and machine.
+const WEIGHT_GRAD_GROUP: usize = 4;
+
 /// The gradient of the weight, `[O, C, k, k]`, from `x` and `dy`.
 pub fn weight_grad(shape: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (o, k, p) = (shape.out_channels, shape.taps(), shape.positions());
-    x.par_chunks(shape.image_len())
-        .zip(dy.par_chunks(o * p))
-        .fold(
-            || (vec![0.0f32; o * k], Vec::new()),
-            |(mut dw, mut col), (image, grad)| {
+    let group_x = WEIGHT_GRAD_GROUP * shape.image_len();
+    let group_dy = WEIGHT_GRAD_GROUP * o * p;
+    let partials: Vec<Vec<f32>> = x
+        .par_chunks(group_x.max(1))
+        .zip(dy.par_chunks(group_dy.max(1)))
+        .map(|(images, grads)| {
+            let mut dw = vec![0.0f32; o * k];
+            let mut col = Vec::new();
+            for (image, grad) in images
+                .chunks(shape.image_len().max(1))
+                .zip(grads.chunks((o * p).max(1)))
+            {
                 let columns = columns_of(shape, image, &mut col);
                 let grad = MatRef::row_major(grad, o, p);
                 matmul(&mut dw, grad, MatRef::row_major(columns, k, p).t(), true);
-                (dw, col)
-            },
-        )
-        .map(|(dw, _)| dw)
-        .reduce(
-            || vec![0.0f32; o * k],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
+            }
+            dw
+        })
+        .collect();
+    let mut total = vec![0.0f32; o * k];
+    for partial in partials {
+        total.iter_mut().zip(&partial).for_each(|(t, v)| *t += v);
+    }
+    total
 }
 
 /// The gradient of the bias, `[O]`: `dy` (`[N, O, Hₒ, Wₒ]`, given as
@@ -400,6 +410,18 @@ mod tests {
                 let want = dot(&dy, &reference_forward(s, &vec![0.0; nx], &vec![0.0; nw], &e));
                 assert!((*got as f64 - want).abs() < 1e-4, "{s:?} db[{o}]");
             }
+        }
+    }
+
+    #[test]
+    fn the_weight_gradient_does_not_depend_on_scheduling() {
+        let s = ConvShape::new([13, 3, 6, 6], [4, 3, 3, 3], 1, 1).unwrap();
+        let (nx, _, ny) = sizes(&s);
+        let (x, dy) = (values(nx, 21), values(ny, 22));
+        let first = weight_grad(&s, &x, &dy);
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            assert_eq!(pool.install(|| weight_grad(&s, &x, &dy)), first, "{threads} threads");
         }
     }
 

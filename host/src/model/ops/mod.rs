@@ -64,7 +64,7 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let moments = Dispatch::smn_channel_moments(x.clone().detach().into_dispatch());
     let moments = Tensor::<2>::from_dispatch(moments).detach();
     let batch_moments = moments.clone();
-    let row = |i: usize| moments.clone().slice([i..i + 1]).reshape([channels]);
+    let row = |i: usize| moments.clone().narrow(0, i, 1).reshape([channels]);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
         let running = state.value_sync().to_device(&device);
         let running = running.mul_scalar(1.0 - bn.momentum).add(batch.mul_scalar(bn.momentum));
