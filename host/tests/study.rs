@@ -31,6 +31,8 @@ fn study(out: &Path, extra: &[&str]) -> (bool, String, String) {
         "1",
         "--calib-count",
         "16",
+        "--schedule",
+        "cosine",
         "--out",
         s(out),
     ];
@@ -78,6 +80,7 @@ fn a_study_interrupted_and_resumed_reports_every_table() {
         "| int8 (firmware-core) |",
         "## Time",
         "figures/ced.png",
+        "cosine schedule",
     ] {
         assert!(report.contains(part), "{part} missing from the report:\n{report}");
     }

@@ -23,7 +23,7 @@ use crate::model::{Arch, Variant};
 use crate::report::charts::{ced_figure, training_figure, TrainingCurve};
 use crate::report::study::{labels, study_markdown, Protocol, StudyResult, StudyRun, MTL, MTL_CONTROL, SHIPPED};
 use crate::train::best::{BestBy, BestEpoch};
-use crate::train::config::{AugmentConfig, OptimizerKind, TrainConfig};
+use crate::train::config::{AugmentConfig, LrSchedule, OptimizerKind, TrainConfig};
 use crate::train::history::EpochLog;
 use crate::train::run_dir::RunDir;
 use crate::train::trainer::train;
@@ -66,6 +66,9 @@ pub struct StudyArgs {
     /// Batch size (the paper: 32).
     #[arg(long, default_value_t = 32, value_parser = options::batch_size)]
     pub batch_size: usize,
+    /// LR schedule of every run: constant (the paper), cosine, step:EVERY:GAMMA.
+    #[arg(long, default_value = "constant", value_parser = options::schedule)]
+    pub schedule: LrSchedule,
     /// Augment training images (flip, shift/scale/rotation, colour jitter).
     #[arg(long)]
     pub augment: bool,
@@ -131,6 +134,7 @@ fn config(args: &StudyArgs, arch: &Arch, run: &Planned) -> TrainConfig {
     cfg.batch_size = args.batch_size;
     cfg.optimizer = args.optimizer;
     cfg.lr = args.lr;
+    cfg.schedule = args.schedule;
     cfg.seed = run.seed;
     cfg.augment = args.augment.then(AugmentConfig::default);
     cfg.backend = args.backend;
@@ -278,10 +282,14 @@ fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &
         val_images: val.samples.len(),
         preset: format!("{:?}", args.preset).to_lowercase(),
         input_size: arch.input_size,
-        optimizer: match args.optimizer {
-            OptimizerKind::Adam => format!("adam lr {}", args.lr),
-            OptimizerKind::Sgd => format!("sgd lr {} momentum 0.9 dampening 0", args.lr),
-        },
+        optimizer: format!(
+            "{}, {} schedule",
+            match args.optimizer {
+                OptimizerKind::Adam => format!("adam lr {}", args.lr),
+                OptimizerKind::Sgd => format!("sgd lr {} momentum 0.9 dampening 0", args.lr),
+            },
+            options::schedule_text(&args.schedule)
+        ),
         stage1_epochs: args.stage1_epochs,
         stage2_epochs: args.epochs,
         batch_size: args.batch_size,

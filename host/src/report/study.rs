@@ -33,7 +33,7 @@ pub struct Protocol {
     pub preset: String,
     /// Model input side.
     pub input_size: usize,
-    /// Optimiser recipe, e.g. `adam lr 0.001` or `sgd lr 0.001 momentum 0.9 dampening 0`.
+    /// Optimiser recipe and LR schedule, e.g. `adam lr 0.001, constant schedule`.
     pub optimizer: String,
     /// Stage-1 epochs.
     pub stage1_epochs: usize,
