@@ -125,33 +125,70 @@ impl ConvShape {
     }
 }
 
+/// What row `(c·k + ky)·k + kx` of `col` reads.
+struct Tap {
+    /// Input channel `c`.
+    channel: usize,
+    /// Kernel row `ky`.
+    ky: usize,
+    /// The output columns whose input column is inside the image.
+    first: usize,
+    end: usize,
+    /// The input column of output column `first`.
+    x0: usize,
+}
+
+impl ConvShape {
+    fn tap(&self, row: usize) -> Tap {
+        let g = self.geometry;
+        let k2 = g.kernel * g.kernel;
+        let (ky, kx) = ((row % k2) / g.kernel, row % g.kernel);
+        let (first, end) = self.valid_columns(kx);
+        Tap {
+            channel: row / k2,
+            ky,
+            first,
+            end,
+            x0: (first * g.stride + kx).saturating_sub(g.padding),
+        }
+    }
+
+    /// The input row that output row `oy` reads through kernel row `ky`,
+    /// if it is inside the image.
+    fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        let g = self.geometry;
+        let iy = (oy * g.stride + ky).checked_sub(g.padding)?;
+        (iy < self.height).then_some(iy)
+    }
+}
+
 /// Fills `col` (`K × P`, row-major) from one image.
 fn im2col(shape: &ConvShape, image: &[f32], col: &mut [f32]) {
-    let g = shape.geometry;
-    let (h, w, wo) = (shape.height, shape.width, shape.out_width());
-    let p = shape.positions();
-    for (row, col_row) in col.chunks_exact_mut(p).enumerate() {
-        let (c, tap) = (row / (g.kernel * g.kernel), row % (g.kernel * g.kernel));
-        let (ky, kx) = (tap / g.kernel, tap % g.kernel);
-        let (first, end) = shape.valid_columns(kx);
-        let plane = &image[c * h * w..(c + 1) * h * w];
+    let (hw, w, wo, s) = (
+        shape.height * shape.width,
+        shape.width,
+        shape.out_width(),
+        shape.geometry.stride,
+    );
+    for (row, col_row) in col.chunks_exact_mut(shape.positions()).enumerate() {
+        let t = shape.tap(row);
+        let plane = &image[t.channel * hw..(t.channel + 1) * hw];
         for (oy, out) in col_row.chunks_exact_mut(wo).enumerate() {
-            let iy = (oy * g.stride + ky).wrapping_sub(g.padding);
-            if iy >= h {
+            let Some(iy) = shape.input_row(oy, t.ky) else {
                 out.fill(0.0);
                 continue;
-            }
+            };
             let src = &plane[iy * w..(iy + 1) * w];
-            out[..first].fill(0.0);
-            out[end..].fill(0.0);
-            if first == end {
+            out[..t.first].fill(0.0);
+            out[t.end..].fill(0.0);
+            let valid = &mut out[t.first..t.end];
+            if valid.is_empty() {
                 continue;
             }
-            let x0 = first * g.stride + kx - g.padding;
-            if g.stride == 1 {
-                out[first..end].copy_from_slice(&src[x0..x0 + (end - first)]);
+            if s == 1 {
+                valid.copy_from_slice(&src[t.x0..t.x0 + valid.len()]);
             } else {
-                for (o, x) in out[first..end].iter_mut().zip((x0..).step_by(g.stride)) {
+                for (o, x) in valid.iter_mut().zip((t.x0..).step_by(s)) {
                     *o = src[x];
                 }
             }
@@ -162,22 +199,21 @@ fn im2col(shape: &ConvShape, image: &[f32], col: &mut [f32]) {
 /// Adds `col` (`K × P`) back onto one image's gradient: the transpose of
 /// [`im2col`].
 fn col2im(shape: &ConvShape, col: &[f32], image: &mut [f32]) {
-    let g = shape.geometry;
-    let (h, w, wo) = (shape.height, shape.width, shape.out_width());
-    let p = shape.positions();
-    for (row, col_row) in col.chunks_exact(p).enumerate() {
-        let (c, tap) = (row / (g.kernel * g.kernel), row % (g.kernel * g.kernel));
-        let (ky, kx) = (tap / g.kernel, tap % g.kernel);
-        let (first, end) = shape.valid_columns(kx);
-        let plane = &mut image[c * h * w..(c + 1) * h * w];
+    let (hw, w, wo, s) = (
+        shape.height * shape.width,
+        shape.width,
+        shape.out_width(),
+        shape.geometry.stride,
+    );
+    for (row, col_row) in col.chunks_exact(shape.positions()).enumerate() {
+        let t = shape.tap(row);
+        let plane = &mut image[t.channel * hw..(t.channel + 1) * hw];
         for (oy, grad) in col_row.chunks_exact(wo).enumerate() {
-            let iy = (oy * g.stride + ky).wrapping_sub(g.padding);
-            if iy >= h || first == end {
+            let Some(iy) = shape.input_row(oy, t.ky) else {
                 continue;
-            }
+            };
             let dst = &mut plane[iy * w..(iy + 1) * w];
-            let x0 = first * g.stride + kx - g.padding;
-            for (x, v) in (x0..).step_by(g.stride).zip(&grad[first..end]) {
+            for (x, v) in (t.x0..).step_by(s).zip(&grad[t.first..t.end]) {
                 dst[x] += v;
             }
         }

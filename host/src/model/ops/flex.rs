@@ -69,6 +69,33 @@ fn same_dims(x: &FloatTensor<Flex>, other: &FloatTensor<Flex>) -> Option<FloatTe
     flex_values(other)
 }
 
+/// The `f32` views of a batch-norm gradient call.
+struct GradViews {
+    dims: [usize; 4],
+    x: FloatTensor<Flex>,
+    moments: FloatTensor<Flex>,
+    gamma: FloatTensor<Flex>,
+    dy: FloatTensor<Flex>,
+}
+
+/// [`batch_norm_call`] plus an output gradient of `x`'s shape.
+fn grad_views(
+    x: &FloatTensor<Flex>,
+    moments: &FloatTensor<Flex>,
+    gamma: &FloatTensor<Flex>,
+    output_grad: &FloatTensor<Flex>,
+) -> Option<GradViews> {
+    let (dims, x, moments, gamma) = batch_norm_call(x, moments, gamma)?;
+    let dy = same_dims(&x, output_grad)?;
+    Some(GradViews {
+        dims,
+        x,
+        moments,
+        gamma,
+        dy,
+    })
+}
+
 /// Whether `[C]`-shaped `t` fits `x`'s `dims`.
 fn bias_fits(t: &FloatTensor<Flex>, dims: [usize; 4]) -> bool {
     t.shape().num_elements() == dims[1]
@@ -181,13 +208,12 @@ impl NetOps for Flex {
         output_grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        let call = batch_norm_call(&x, &moments, &gamma);
-        match (call, same_dims(&x, &output_grad)) {
-            (Some((dims, xv, mv, gv)), Some(dy)) => {
-                let (xs, ms, gs, dys) = (slice(&xv), slice(&mv), slice(&gv), slice(&dy));
-                flex_tensor(batch_norm_kernel::input_grad(dims, xs, ms, gs, dys, epsilon), &dims)
+        match grad_views(&x, &moments, &gamma, &output_grad) {
+            Some(v) => {
+                let (xs, ms, gs, dys) = (slice(&v.x), slice(&v.moments), slice(&v.gamma), slice(&v.dy));
+                flex_tensor(batch_norm_kernel::input_grad(v.dims, xs, ms, gs, dys, epsilon), &v.dims)
             }
-            _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).x_grad,
+            None => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).x_grad,
         }
     }
 
@@ -198,14 +224,13 @@ impl NetOps for Flex {
         output_grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        let call = batch_norm_call(&x, &moments, &gamma);
-        match (call, same_dims(&x, &output_grad)) {
-            (Some((dims, xv, mv, _)), Some(dy)) => {
-                let (xs, ms, dys) = (slice(&xv), slice(&mv), slice(&dy));
-                let (dgamma, _) = batch_norm_kernel::param_grads(dims, xs, ms, dys, epsilon);
-                flex_tensor(dgamma, &[dims[1]])
+        match grad_views(&x, &moments, &gamma, &output_grad) {
+            Some(v) => {
+                let (xs, ms, dys) = (slice(&v.x), slice(&v.moments), slice(&v.dy));
+                let (dgamma, _) = batch_norm_kernel::param_grads(v.dims, xs, ms, dys, epsilon);
+                flex_tensor(dgamma, &[v.dims[1]])
             }
-            _ => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).gamma_grad,
+            None => batch_norm_grads_by_burn::<Self>(x, gamma, output_grad, epsilon).gamma_grad,
         }
     }
 
