@@ -1,17 +1,19 @@
-//! The network's convolutions and ReLU + max pools, faster on the default
-//! CPU backend.
+//! The network's convolutions, ReLU + max pools and training-mode batch
+//! norms, faster on the default CPU backend.
 //!
 //! burn-flex runs a 2-D convolution as a 3-D one and its backward pass
-//! through burn's generic `conv_transpose` and layout copies, and its max
-//! pool backward scatters into a zero-filled tensor through an index
-//! tensor; on the training step of the `micro` net that data movement
-//! outweighed the arithmetic (docs/benchmarks.md, "Training speed").
-//! [`conv2d`] and [`relu_max_pool`] route the net's ops through
-//! [`NetOps`], a burn backend extension: on Flex, im2col + one matrix
-//! product per image in NCHW for the convolution and both its gradients
-//! ([`conv_kernel`]) and one pass each way for ReLU + pool
-//! ([`pool_kernel`]); on other backends, burn's own ops. Same maths, so the
-//! same training up to float rounding.
+//! through burn's generic `conv_transpose` and layout copies, its max-pool
+//! backward scatters into a zero-filled tensor through an index tensor, and
+//! burn's training-mode batch norm swaps the batch and channel axes (a copy)
+//! for every reduction; on the training step of the `micro` net that data
+//! movement outweighed the arithmetic (docs/benchmarks.md, "Training
+//! speed"). [`conv2d`], [`relu_max_pool`] and [`batch_norm`] route the net's
+//! ops through [`NetOps`], a burn backend extension: on Flex, im2col + one
+//! matrix product per image in NCHW for the convolution and both its
+//! gradients ([`conv_kernel`]), one pass each way for ReLU + pool
+//! ([`pool_kernel`]), per-channel statistics read in place and computed once
+//! per step ([`batch_norm_kernel`]); on other backends, burn's own ops. Same
+//! maths, so the same training up to float rounding.
 pub mod autodiff;
 pub mod batch_norm_kernel;
 pub mod conv_kernel;
