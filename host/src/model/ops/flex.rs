@@ -34,17 +34,22 @@ fn dims4(t: &FloatTensor<Flex>) -> Option<[usize; 4]> {
     t.shape().as_slice().try_into().ok()
 }
 
-/// The shape of a Flex call and the `f32` views of `x` and `other`, or
-/// `None` where the kernel does not apply (then burn's own op runs).
-fn flex_call(
+/// The `f32` views of a convolution call: `x`, `weight` and a third
+/// tensor (the bias or the output gradient).
+type ConvViews = (ConvShape, FloatTensor<Flex>, FloatTensor<Flex>, FloatTensor<Flex>);
+
+/// The shape of a convolution call and the `f32` views of `x`, `weight` and
+/// `other`, or `None` where the kernel does not apply (then burn's own op
+/// runs).
+fn conv_call(
     x: &FloatTensor<Flex>,
     weight: &FloatTensor<Flex>,
     other: &FloatTensor<Flex>,
     g: ConvGeometry,
-) -> Option<(ConvShape, FloatTensor<Flex>, FloatTensor<Flex>)> {
+) -> Option<ConvViews> {
     let shape = ConvShape::new(dims4(x)?, dims4(weight)?, g.stride, g.padding)?;
     (shape.geometry == g).then_some(())?;
-    Some((shape, flex_values(x)?, flex_values(other)?))
+    Some((shape, flex_values(x)?, flex_values(weight)?, flex_values(other)?))
 }
 
 /// A batch norm's `f32` views.
@@ -58,8 +63,7 @@ fn batch_norm_call(
     gamma: &FloatTensor<Flex>,
 ) -> Option<BatchNormViews> {
     let dims = dims4(x)?;
-    let fits = gamma.shape().num_elements() == dims[1] && moments.shape().num_elements() == 2 * dims[1];
-    fits.then_some(())?;
+    (bias_fits(gamma, dims) && moments.shape().num_elements() == 2 * dims[1]).then_some(())?;
     Some((dims, flex_values(x)?, flex_values(moments)?, flex_values(gamma)?))
 }
 
@@ -112,9 +116,8 @@ impl NetOps for Flex {
         bias: FloatTensor<Self>,
         geometry: ConvGeometry,
     ) -> FloatTensor<Self> {
-        let call = flex_call(&x, &weight, &weight, geometry);
-        match (call, flex_values(&bias)) {
-            (Some((s, xv, wv)), Some(bv)) if bv.shape().num_elements() == s.out_channels => {
+        match conv_call(&x, &weight, &bias, geometry) {
+            Some((s, xv, wv, bv)) if bv.shape().num_elements() == s.out_channels => {
                 let y = conv_kernel::forward(&s, slice(&xv), slice(&wv), slice(&bv));
                 flex_tensor(y, &s.out_dims())
             }
@@ -128,15 +131,12 @@ impl NetOps for Flex {
         output_grad: FloatTensor<Self>,
         geometry: ConvGeometry,
     ) -> FloatTensor<Self> {
-        match flex_call(&x, &weight, &output_grad, geometry) {
-            Some((s, _, dy)) => match (flex_values(&weight), dims4(&output_grad)) {
-                (Some(wv), Some(dims)) if dims == s.out_dims() => {
-                    let dx = conv_kernel::input_grad(&s, slice(&wv), slice(&dy));
-                    flex_tensor(dx, &[s.batch, s.in_channels, s.height, s.width])
-                }
-                _ => Self::conv2d_x_backward(x, weight, output_grad, conv_options(geometry)),
-            },
-            None => Self::conv2d_x_backward(x, weight, output_grad, conv_options(geometry)),
+        match conv_call(&x, &weight, &output_grad, geometry) {
+            Some((s, _, wv, dy)) if dims4(&output_grad) == Some(s.out_dims()) => {
+                let dx = conv_kernel::input_grad(&s, slice(&wv), slice(&dy));
+                flex_tensor(dx, &[s.batch, s.in_channels, s.height, s.width])
+            }
+            _ => Self::conv2d_x_backward(x, weight, output_grad, conv_options(geometry)),
         }
     }
 
@@ -146,8 +146,8 @@ impl NetOps for Flex {
         output_grad: FloatTensor<Self>,
         geometry: ConvGeometry,
     ) -> FloatTensor<Self> {
-        match flex_call(&x, &weight, &output_grad, geometry) {
-            Some((s, xv, dy)) if dims4(&output_grad) == Some(s.out_dims()) => {
+        match conv_call(&x, &weight, &output_grad, geometry) {
+            Some((s, xv, _, dy)) if dims4(&output_grad) == Some(s.out_dims()) => {
                 let dw = conv_kernel::weight_grad(&s, slice(&xv), slice(&dy));
                 flex_tensor(dw, weight.shape().as_slice())
             }
@@ -193,7 +193,7 @@ impl NetOps for Flex {
         epsilon: f64,
     ) -> FloatTensor<Self> {
         match (batch_norm_call(&x, &moments, &gamma), flex_values(&beta)) {
-            (Some((dims, xv, mv, gv)), Some(bv)) if bv.shape().num_elements() == dims[1] => {
+            (Some((dims, xv, mv, gv)), Some(bv)) if bias_fits(&bv, dims) => {
                 let (xs, ms, gs, bs) = (slice(&xv), slice(&mv), slice(&gv), slice(&bv));
                 flex_tensor(batch_norm_kernel::forward(dims, xs, ms, gs, bs, epsilon), &dims)
             }

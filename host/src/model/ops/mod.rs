@@ -23,7 +23,7 @@ pub mod lanes;
 pub mod matmul;
 pub mod pool_kernel;
 
-pub use conv_kernel::ConvGeometry;
+pub use conv_kernel::{ConvGeometry, ConvShape};
 pub use extension::NetOps;
 
 use burn::backend::Dispatch;
@@ -65,7 +65,6 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let device = x.device();
     let moments = Dispatch::smn_channel_moments(x.clone().detach().into_dispatch());
     let moments = Tensor::<2>::from_dispatch(moments).detach();
-    let batch_moments = moments.clone();
     let row = |i: usize| moments.clone().narrow(0, i, 1).reshape([channels]);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
         let running = state.value_sync().to_device(&device);
@@ -76,7 +75,7 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     update(&bn.running_var, row(1));
     let y = Dispatch::smn_batch_norm_train(
         x.into_dispatch(),
-        batch_moments.into_dispatch(),
+        moments.into_dispatch(),
         bn.gamma.val().into_dispatch(),
         bn.beta.val().into_dispatch(),
         bn.epsilon,
@@ -103,11 +102,9 @@ pub fn relu_max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 /// `conv.forward(x)`, through [`NetOps`] where [`geometry`] covers
 /// the layer and the input's channels match; otherwise burn's `Conv2d`.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [_, channels, height, width] = x.dims();
-    let [_, weight_in, k, _] = conv.weight.dims();
-    let bias = conv.bias.as_ref();
-    match (geometry(conv), bias) {
-        (Some(g), Some(bias)) if weight_in == channels && height + 2 * g.padding >= k && width + 2 * g.padding >= k => {
+    let fits = |g: ConvGeometry| ConvShape::new(x.dims(), conv.weight.dims(), g.stride, g.padding).is_some();
+    match (geometry(conv), conv.bias.as_ref()) {
+        (Some(g), Some(bias)) if fits(g) => {
             let y = Dispatch::smn_conv2d(
                 x.into_dispatch(),
                 conv.weight.val().into_dispatch(),
