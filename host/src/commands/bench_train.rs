@@ -1,7 +1,8 @@
 //! `smn bench-train`: training steps of the real network per backend, one
 //! JSON line each (the PyTorch peer script `benches/torch_train_step.py`
 //! calls this).
-use super::options::{self, Preset, VariantArg};
+use super::arch_args::ArchArgs;
+use super::options::{self, VariantArg};
 use crate::model::backend::BackendKind;
 use crate::train::step_bench::step_rate;
 use anyhow::Result;
@@ -13,9 +14,9 @@ pub struct BenchTrainArgs {
     /// Backends, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "flex,ndarray")]
     pub backends: Vec<BackendKind>,
-    /// Architecture preset.
-    #[arg(long, value_enum, default_value_t = Preset::Micro)]
-    pub preset: Preset,
+    /// Architecture: preset and overrides.
+    #[command(flatten)]
+    pub arch: ArchArgs,
     /// Variant (mtl = stage 1).
     #[arg(long, value_enum, default_value = "mtl")]
     pub variant: VariantArg,
@@ -29,7 +30,7 @@ pub struct BenchTrainArgs {
 
 /// Runs `smn bench-train`.
 pub fn run(args: &BenchTrainArgs) -> Result<String> {
-    let arch = args.preset.arch();
+    let arch = args.arch.arch()?;
     let VariantArg(variant): VariantArg = args.variant;
     let mut out = String::new();
     for &backend in &args.backends {

@@ -5,8 +5,10 @@
 //! int8 evaluation through firmware-core → simulated Cortex-M4 → figures and
 //! a report in `--out` (default `runs/demo`). Every number printed comes from
 //! this run.
+use super::arch_args::ArchArgs;
+use super::augment_args::AugmentArgs;
 use super::data_args::SplitArgs;
-use super::options::{self, Calibration, Preset};
+use super::options::{self, Calibration};
 use crate::data::dataset::{load_dataset, DataSpec, Dataset, SYNTHETIC_CALIBRATION_SEED, SYNTHETIC_TEST_SEED};
 use crate::evaluation::baselines::trivial_predictions;
 use crate::evaluation::float::float_predictions;
@@ -23,7 +25,7 @@ use crate::model::{Arch, Variant};
 use crate::report::figures::{caption, write_eval_figures};
 use crate::report::markdown::comparison_table;
 use crate::report::text::format_parity;
-use crate::train::config::{AugmentConfig, OptimizerKind, TrainConfig};
+use crate::train::config::{OptimizerKind, TrainConfig};
 use crate::train::trainer::train;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -48,9 +50,9 @@ pub struct DemoArgs {
     /// Synthetic training faces (evaluation: a fifth of this, other seed).
     #[arg(long, default_value_t = 3000, value_parser = options::batch_size)]
     pub synthetic: usize,
-    /// Architecture preset: micro (Cortex-M4), paper, tiny.
-    #[arg(long, value_enum, default_value_t = Preset::Micro)]
-    pub preset: Preset,
+    /// Architecture: preset and overrides.
+    #[command(flatten)]
+    pub arch: ArchArgs,
     /// Backend: flex, ndarray, wgpu.
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
     pub backend: BackendKind,
@@ -66,9 +68,9 @@ pub struct DemoArgs {
     /// Learning rate.
     #[arg(long, default_value_t = 0.001, value_parser = options::positive)]
     pub lr: f64,
-    /// Augment training images (flip, shift/scale/rotation, colour jitter); helps on small real datasets.
-    #[arg(long)]
-    pub augment: bool,
+    /// Augmentation.
+    #[command(flatten)]
+    pub augment: AugmentArgs,
     /// Calibration images for int8.
     #[arg(long, default_value_t = 200, value_parser = options::at_least_one)]
     pub calib_count: usize,
@@ -144,7 +146,7 @@ fn stage_config(args: &DemoArgs, arch: &Arch, variant: Variant, init: Option<Pat
     cfg.optimizer = args.optimizer;
     cfg.lr = args.lr;
     cfg.seed = args.seed;
-    cfg.augment = args.augment.then(AugmentConfig::default);
+    cfg.augment = args.augment.config();
     cfg.backend = args.backend;
     cfg.init = init;
     cfg
@@ -273,7 +275,7 @@ pub fn final_table(models: &[DemoModel], baseline: &Metrics) -> String {
 
 /// Runs `smn demo`.
 pub fn run(args: &DemoArgs) -> Result<String> {
-    let arch = args.preset.arch();
+    let arch = args.arch.arch()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut timer = Timer {
         start: Instant::now(),
@@ -372,7 +374,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         result.data,
         result.train_images,
         result.eval_images,
-        args.preset.arch().input_size,
+        args.arch.preset.arch().input_size,
         args.backend.name(),
         stage1_epochs(args),
         args.epochs,
@@ -381,7 +383,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             OptimizerKind::Adam => "adam",
         },
         args.lr,
-        if args.augment { "on" } else { "off" }
+        args.augment.describe()
     );
     let _ = write!(
         md,

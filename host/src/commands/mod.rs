@@ -1,6 +1,8 @@
 //! The `smn` command line: one file per subcommand, each with its clap
 //! `Args` and a `run` that returns the text to print; `Cli` ties them
 //! together and `run_cli` parses (with `--config` files) and dispatches.
+pub mod arch_args;
+pub mod augment_args;
 pub mod bench_train;
 pub mod blob_file;
 pub mod config_file;

@@ -9,8 +9,10 @@
 //! Resumable: a finished run (its `study-eval.json`) is reused, a run with a
 //! checkpoint continues from it, and `--max-runs N` stops after training N
 //! runs (run the same command again to go on).
+use super::arch_args::ArchArgs;
+use super::augment_args::AugmentArgs;
 use super::data_args::SplitArgs;
-use super::options::{self, Calibration, Preset};
+use super::options::{self, Calibration};
 use crate::data::dataset::{load_dataset, DataSpec, Dataset, SYNTHETIC_VALIDATION_SEED};
 use crate::evaluation::float::float_predictions;
 use crate::evaluation::int8::int8_predictions;
@@ -23,7 +25,7 @@ use crate::model::{Arch, Variant};
 use crate::report::charts::{ced_figure, training_figure, TrainingCurve};
 use crate::report::study::{labels, study_markdown, Protocol, StudyResult, StudyRun, MTL, MTL_CONTROL, SHIPPED};
 use crate::train::best::{BestBy, BestEpoch};
-use crate::train::config::{AugmentConfig, LrSchedule, OptimizerKind, TrainConfig};
+use crate::train::config::{LrSchedule, OptimizerKind, TrainConfig};
 use crate::train::history::EpochLog;
 use crate::train::run_dir::RunDir;
 use crate::train::trainer::train;
@@ -45,9 +47,9 @@ pub struct StudyArgs {
     /// Seeds (1, 2, …): each trains every run anew.
     #[arg(long, default_value_t = 3, value_parser = options::at_least_one)]
     pub seeds: usize,
-    /// Architecture preset: micro (Cortex-M4), paper, tiny.
-    #[arg(long, value_enum, default_value_t = Preset::Micro)]
-    pub preset: Preset,
+    /// Architecture: preset and overrides.
+    #[command(flatten)]
+    pub arch: ArchArgs,
     /// Backend: flex, ndarray, wgpu.
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
     pub backend: BackendKind,
@@ -69,9 +71,9 @@ pub struct StudyArgs {
     /// LR schedule of every run: constant (the paper), cosine, step:EVERY:GAMMA.
     #[arg(long, default_value = "constant", value_parser = options::schedule)]
     pub schedule: LrSchedule,
-    /// Augment training images (flip, shift/scale/rotation, colour jitter).
-    #[arg(long)]
-    pub augment: bool,
+    /// Augmentation.
+    #[command(flatten)]
+    pub augment: AugmentArgs,
     /// Early stopping: evaluate each run's best validation epoch by nme or accuracy.
     #[arg(long, value_enum)]
     pub keep_best: Option<BestBy>,
@@ -136,7 +138,7 @@ fn config(args: &StudyArgs, arch: &Arch, run: &Planned) -> TrainConfig {
     cfg.lr = args.lr;
     cfg.schedule = args.schedule;
     cfg.seed = run.seed;
-    cfg.augment = args.augment.then(AugmentConfig::default);
+    cfg.augment = args.augment.config();
     cfg.backend = args.backend;
     cfg.keep_best = args.keep_best;
     cfg.patience = args.patience;
@@ -280,7 +282,7 @@ fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &
         val_data: specs.1.to_string(),
         train_images: data.samples.len(),
         val_images: val.samples.len(),
-        preset: format!("{:?}", args.preset).to_lowercase(),
+        preset: args.arch.name(),
         input_size: arch.input_size,
         optimizer: format!(
             "{}, {} schedule",
@@ -293,7 +295,8 @@ fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &
         stage1_epochs: args.stage1_epochs,
         stage2_epochs: args.epochs,
         batch_size: args.batch_size,
-        augment: args.augment,
+        augment: args.augment.augment,
+        augment_geometry: f64::from(args.augment.augment_geometry),
         early_stopping: args.keep_best.map(|by| {
             let by = match by {
                 BestBy::Nme => "lowest validation NME",
@@ -362,7 +365,7 @@ fn earlier_seconds(out: &Path) -> f64 {
 /// Runs `smn study`.
 pub fn run(args: &StudyArgs) -> Result<String> {
     let started = Instant::now();
-    let arch = args.preset.arch();
+    let arch = args.arch.arch()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let before = earlier_seconds(&args.out);
     let specs = data_specs(args);

@@ -1,12 +1,14 @@
 //! `smn train`.
+use super::arch_args::ArchArgs;
+use super::augment_args::AugmentArgs;
 use super::data_args::DataArgs;
-use super::options::{self, IdRange, Preset, VariantArg};
+use super::options::{self, IdRange, VariantArg};
 use crate::data::celeba::{Partition, Selection};
 use crate::data::dataset::{load_dataset, DataSpec, SYNTHETIC_VALIDATION_SEED};
 use crate::model::backend::BackendKind;
 use crate::model::Variant;
 use crate::train::best::BestBy;
-use crate::train::config::{AugmentConfig, LrSchedule, OptimizerKind, TrainConfig};
+use crate::train::config::{LrSchedule, OptimizerKind, TrainConfig};
 use crate::train::loss::{LandmarkLoss, LossConfig};
 use crate::train::run_dir::RunDir;
 use crate::train::trainer::train;
@@ -28,9 +30,9 @@ pub struct TrainArgs {
     /// Variant: stage 1 is mtl; stage 2 takes smn, smn-1x1 or smn-1x1-ft (default).
     #[arg(long, value_enum)]
     pub variant: Option<VariantArg>,
-    /// Architecture preset: paper (128×128), micro (64×64, Cortex-M4), tiny (tests).
-    #[arg(long, value_enum, default_value_t = Preset::Micro)]
-    pub preset: Preset,
+    /// Architecture: preset and overrides.
+    #[command(flatten)]
+    pub arch: ArchArgs,
     /// Data selection.
     #[command(flatten)]
     pub data: DataArgs,
@@ -70,9 +72,9 @@ pub struct TrainArgs {
     /// Landmark loss.
     #[arg(long, value_enum, default_value_t = LandmarkLoss::L2)]
     pub landmark_loss: LandmarkLoss,
-    /// Augment (flip, shift/scale/rotation, colour jitter).
-    #[arg(long)]
-    pub augment: bool,
+    /// Augmentation.
+    #[command(flatten)]
+    pub augment: AugmentArgs,
     /// Stage 1: train the heads on raw targets instead of targets
     /// standardised by the training set's mean and spread (the default).
     #[arg(long)]
@@ -122,7 +124,7 @@ impl TrainArgs {
         if variant.is_stage2() && self.init.is_none() {
             bail!("stage 2 needs --init RUN1 (a finished stage-1 run directory)");
         }
-        let mut cfg = TrainConfig::paper(variant, self.preset.arch());
+        let mut cfg = TrainConfig::paper(variant, self.arch.arch()?);
         cfg.epochs = self.epochs;
         cfg.batch_size = self.batch_size;
         cfg.optimizer = self.optimizer;
@@ -135,7 +137,7 @@ impl TrainArgs {
             attribute_weight: self.attribute_weight,
             landmark_loss: self.landmark_loss,
         };
-        cfg.augment = self.augment.then(AugmentConfig::default);
+        cfg.augment = self.augment.config();
         cfg.standardise_targets = !self.raw_targets;
         cfg.keep_best = self.keep_best;
         cfg.patience = self.patience;

@@ -3,6 +3,7 @@
 //! mean ± std over seeds, paired differences of every stage-2 variant
 //! against both `mtl` baselines with 95 % intervals, a verdict per paper
 //! claim, int8 beside float, and time.
+use super::text::augmentation_text;
 use crate::data::attributes::{ATTRIBUTE_NAMES, LANDMARK_NAMES};
 use crate::evaluation::metrics::Metrics;
 use crate::evaluation::stats::{mean_std, MeanStd, PairedDifference};
@@ -43,12 +44,21 @@ pub struct Protocol {
     pub batch_size: usize,
     /// Augmentation on or off.
     pub augment: bool,
+    /// Scale of the augmentation's shift, scale and rotation (1: the
+    /// default ranges, 0: flip and colour only).
+    #[serde(default = "one")]
+    pub augment_geometry: f64,
     /// Early stopping (`--keep-best` / `--patience`), if any.
     pub early_stopping: Option<String>,
     /// The seeds.
     pub seeds: Vec<u64>,
     /// Backend.
     pub backend: String,
+}
+
+/// The geometry factor of reports written before `--augment-geometry`.
+fn one() -> f64 {
+    1.0
 }
 
 /// One trained and evaluated run.
@@ -374,7 +384,7 @@ pub fn study_markdown(result: &StudyResult, figures: &[(String, String)]) -> Str
         p.backend,
         p.batch_size,
         p.optimizer,
-        if p.augment { "on" } else { "off" }
+        augmentation_text(p.augment, p.augment_geometry)
     );
     let _ = writeln!(
         s,
@@ -461,6 +471,7 @@ mod tests {
                 stage2_epochs: 1,
                 batch_size: 32,
                 augment: false,
+                augment_geometry: 1.0,
                 early_stopping: None,
                 seeds: vec![1, 2, 3],
                 backend: "flex".into(),

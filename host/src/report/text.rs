@@ -4,6 +4,18 @@ use crate::evaluation::metrics::Metrics;
 use crate::evaluation::parity::Parity;
 use std::fmt::Write as _;
 
+/// The augmentation of a run in words: `off`, `on` (the default ranges),
+/// or `on, geometry ×F` (shift, scale and rotation ranges scaled by `F`).
+pub fn augmentation_text(on: bool, geometry: f64) -> String {
+    if !on {
+        "off".into()
+    } else if geometry == 1.0 {
+        "on".into()
+    } else {
+        format!("on, geometry ×{geometry}")
+    }
+}
+
 /// A text table of the metrics.
 pub fn format_metrics(m: &Metrics) -> String {
     let mut s = String::new();

@@ -125,6 +125,19 @@ impl From<AugmentConfig> for Augment {
     }
 }
 
+impl AugmentConfig {
+    /// These settings with the shift, scale and rotation ranges multiplied
+    /// by `factor` (0: flip and colour only).
+    pub fn with_geometry(self, factor: f64) -> Self {
+        AugmentConfig {
+            max_shift: self.max_shift * factor,
+            max_scale: self.max_scale * factor,
+            max_rotation_degrees: self.max_rotation_degrees * factor,
+            ..self
+        }
+    }
+}
+
 impl Default for AugmentConfig {
     fn default() -> Self {
         let d = Augment::DEFAULT;
@@ -186,5 +199,27 @@ impl TrainConfig {
             pixel_mean: crate::model::batch::PIXEL_MEAN,
             pixel_std: crate::model::batch::PIXEL_STD,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_factor_scales_only_the_geometry() {
+        let d = AugmentConfig::default();
+        let none = d.with_geometry(0.0);
+        assert_eq!(
+            (none.max_shift, none.max_scale, none.max_rotation_degrees),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!(
+            (none.flip_probability, none.color_jitter),
+            (d.flip_probability, d.color_jitter)
+        );
+        let half = d.with_geometry(0.5);
+        assert_eq!(half.max_rotation_degrees, d.max_rotation_degrees * 0.5);
+        assert_eq!(d.with_geometry(1.0), d);
     }
 }
