@@ -60,18 +60,10 @@ impl ArchArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        arch: ArchArgs,
-    }
+    use crate::commands::options::parse_group;
 
     fn parse(args: &[&str]) -> ArchArgs {
-        Cli::try_parse_from(std::iter::once("smn").chain(args.iter().copied()))
-            .unwrap()
-            .arch
+        parse_group(args).unwrap()
     }
 
     #[test]
@@ -97,6 +89,6 @@ mod tests {
         let err = parse(&["--channels", "8,8,8,8,8,8,8"]).arch().unwrap_err().to_string();
         assert!(err.contains("--channels"), "{err}");
         assert!(err.contains("divisible"), "{err}");
-        assert!(Cli::try_parse_from(["smn", "--channels", "8,0"]).is_err());
+        assert!(parse_group::<ArchArgs>(&["--channels", "8,0"]).is_err());
     }
 }

@@ -33,18 +33,10 @@ impl AugmentArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        augment: AugmentArgs,
-    }
+    use crate::commands::options::parse_group;
 
     fn parse(args: &[&str]) -> AugmentArgs {
-        Cli::try_parse_from(std::iter::once("smn").chain(args.iter().copied()))
-            .unwrap()
-            .augment
+        parse_group(args).unwrap()
     }
 
     #[test]
@@ -61,6 +53,6 @@ mod tests {
         let flat = parse(&["--augment", "--augment-geometry", "0"]);
         assert_eq!(flat.config(), Some(AugmentConfig::default().with_geometry(0.0)));
         assert_eq!(flat.describe(), "on, geometry ×0");
-        assert!(Cli::try_parse_from(["smn", "--augment", "--augment-geometry", "-1"]).is_err());
+        assert!(parse_group::<AugmentArgs>(&["--augment", "--augment-geometry", "-1"]).is_err());
     }
 }

@@ -262,6 +262,15 @@ pub fn fraction(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses `args` (no program name) as the options group `T` alone: how the
+/// tests of a flattened group (`ArchArgs`, `AugmentArgs`) read flags.
+#[cfg(test)]
+pub(crate) fn parse_group<T: clap::Args + clap::FromArgMatches>(args: &[&str]) -> Result<T, clap::Error> {
+    let matches = T::augment_args(clap::Command::new("smn"))
+        .try_get_matches_from(std::iter::once("smn").chain(args.iter().copied()))?;
+    T::from_arg_matches(&matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
