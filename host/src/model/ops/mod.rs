@@ -141,6 +141,8 @@ mod tests {
                 (6, 4, 1, 1, 0, 7),
                 (4, 5, 3, 2, 1, 9),
                 (2, 3, 5, 1, 2, 6),
+                (32, 64, 3, 1, 1, 16),
+                (64, 128, 3, 1, 1, 8),
             ] {
                 let conv = Conv2dConfig::new([cin, cout], [k, k])
                     .with_stride([stride, stride])
@@ -198,13 +200,17 @@ mod tests {
     #[test]
     fn batch_norm_matches_burn_forward_gradients_and_running_statistics() {
         use burn::nn::BatchNormConfig;
-        for backend in [BackendKind::Flex, BackendKind::Ndarray] {
+        for (backend, dims) in [
+            (BackendKind::Flex, [3, 4, 5, 6]),
+            (BackendKind::Ndarray, [3, 4, 5, 6]),
+            (BackendKind::Flex, [4, 128, 8, 8]),
+        ] {
             let device = backend.device().autodiff();
             device.seed(9);
-            let ours_bn = BatchNormConfig::new(4).init(&device);
-            let burn_bn = BatchNormConfig::new(4).init(&device);
+            let ours_bn = BatchNormConfig::new(dims[1]).init(&device);
+            let burn_bn = BatchNormConfig::new(dims[1]).init(&device);
             for _ in 0..2 {
-                let x = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(0.5, 2.0), &device).require_grad();
+                let x = Tensor::<4>::random(dims, Distribution::Normal(0.5, 2.0), &device).require_grad();
                 let ours = batch_norm(&ours_bn, x.clone());
                 let burns = burn_bn.forward(x.clone());
                 assert!(close(&ours, &burns) < 1e-4, "{backend:?} forward");
@@ -224,7 +230,7 @@ mod tests {
             ] {
                 assert!(close(&a.unsqueeze(), &b.unsqueeze()) < 1e-5, "{backend:?} running");
             }
-            let x = Tensor::<4>::random([2, 4, 3, 3], Distribution::Default, &device);
+            let x = Tensor::<4>::random([2, dims[1], 3, 3], Distribution::Default, &device);
             let frozen = ours_bn.clone().freeze();
             assert!(close(&batch_norm(&frozen, x.clone()), &burn_bn.clone().freeze().forward(x)) < 1e-5);
         }
