@@ -254,6 +254,14 @@ pub fn momentum(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A probability in `[0, 1]`.
+pub fn probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{text}': a number in [0, 1]")),
+    }
+}
+
 /// A fraction in `(0, 1]`.
 pub fn fraction(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -307,6 +315,8 @@ mod tests {
     #[test]
     fn numbers_outside_their_domain_are_rejected() {
         assert_eq!(at_least_one("3"), Ok(3));
+        assert_eq!(probability("0.5"), Ok(0.5));
+        assert!(probability("1.5").is_err() && probability("-0.1").is_err());
         assert!(at_least_one("0").is_err());
         assert!(batch_size("1").is_err());
         assert!(positive("-5").unwrap_err().contains("> 0"));

@@ -295,8 +295,7 @@ fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &
         stage1_epochs: args.stage1_epochs,
         stage2_epochs: args.epochs,
         batch_size: args.batch_size,
-        augment: args.augment.augment,
-        augment_geometry: f64::from(args.augment.augment_geometry),
+        augmentation: args.augment.config(),
         early_stopping: args.keep_best.map(|by| {
             let by = match by {
                 BestBy::Nme => "lowest validation NME",

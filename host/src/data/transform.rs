@@ -15,6 +15,7 @@
 //! [−0.5, 177.5] ↦ output x ∈ [−0.5, N − 0.5].
 use super::{FaceSample, Rgb};
 use crate::data::LANDMARK_OUTPUTS;
+use serde::{Deserialize, Serialize};
 
 /// `out = [a b c; d e f] · [x y 1]ᵀ`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -213,7 +214,7 @@ pub fn to_model_input(sample: &FaceSample, out: usize) -> FaceSample {
 }
 
 /// Random augmentation parameters (all optional; zero = off).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Augment {
     /// Probability of a horizontal flip.
     pub flip_probability: f64,
@@ -225,6 +226,10 @@ pub struct Augment {
     pub max_rotation_degrees: f64,
     /// Maximum relative brightness/contrast change.
     pub color_jitter: f64,
+    /// Probability of erasing one random rectangle (random erasing: 2–20 %
+    /// of the image, aspect 0.3–3.3, filled with mid grey).
+    #[serde(default)]
+    pub erase_probability: f64,
 }
 
 impl Augment {
@@ -235,6 +240,7 @@ impl Augment {
         max_scale: 0.0,
         max_rotation_degrees: 0.0,
         color_jitter: 0.0,
+        erase_probability: 0.0,
     };
 
     /// A mild default for training: flip 50 %, ±4 % shift, ±5 % scale, ±8°, ±15 % colour.
@@ -244,7 +250,19 @@ impl Augment {
         max_scale: 0.05,
         max_rotation_degrees: 8.0,
         color_jitter: 0.15,
+        erase_probability: 0.0,
     };
+
+    /// These settings with the shift, scale and rotation ranges multiplied
+    /// by `factor` (0: flip and colour only).
+    pub fn with_geometry(self, factor: f64) -> Self {
+        Augment {
+            max_shift: self.max_shift * factor,
+            max_scale: self.max_scale * factor,
+            max_rotation_degrees: self.max_rotation_degrees * factor,
+            ..self
+        }
+    }
 
     /// Draws one geometric map on an `out × out` output (after `base`) and
     /// whether it mirrors; `uniform` yields numbers in `[0, 1)`.
@@ -264,6 +282,36 @@ impl Augment {
             .after(&Affine::scale(s, s))
             .after(&Affine::translate(-centre, -centre));
         (about_centre.after(&map), mirrored)
+    }
+}
+
+/// An axis-aligned rectangle of pixels: left, top, width, height.
+pub type PixelRect = (usize, usize, usize, usize);
+
+impl Augment {
+    /// Draws the rectangle to erase from a `width × height` image, or
+    /// `None` (with probability `1 − erase_probability`); `uniform` yields
+    /// numbers in `[0, 1)`. The rectangle lies inside the image.
+    pub fn draw_erase(&self, width: usize, height: usize, mut uniform: impl FnMut() -> f64) -> Option<PixelRect> {
+        if width == 0 || height == 0 || uniform() >= self.erase_probability {
+            return None;
+        }
+        let area = (0.02 + 0.18 * uniform()) * (width * height) as f64;
+        let aspect = 0.3 + 3.0 * uniform();
+        let h = ((area * aspect).sqrt().round() as usize).clamp(1, height);
+        let w = ((area / aspect).sqrt().round() as usize).clamp(1, width);
+        let x = ((width - w + 1) as f64 * uniform()) as usize;
+        let y = ((height - h + 1) as f64 * uniform()) as usize;
+        Some((x.min(width - w), y.min(height - h), w, h))
+    }
+}
+
+/// Fills `rect` of `image` with mid grey (clipped at the edges).
+pub fn erase(image: &mut Rgb, (x, y, w, h): PixelRect) {
+    for row in y..(y + h).min(image.height) {
+        for col in x..(x + w).min(image.width) {
+            image.put(col, row, [128; 3]);
+        }
     }
 }
 
@@ -349,6 +397,7 @@ mod tests {
             max_scale: 0.1,
             max_rotation_degrees: 15.0,
             color_jitter: 0.0,
+            erase_probability: 0.0,
         };
         for case in 0..40 {
             let landmarks = [60.0, 100.0, 110.0, 102.0, 85.0, 130.0, 68.0, 155.0, 108.0, 157.0];
@@ -370,6 +419,65 @@ mod tests {
             if mirrored {
                 // After a flip the "left eye" is still the one on the image's left.
                 assert!(t.landmarks[0] < t.landmarks[2], "case {case}");
+            }
+        }
+    }
+
+    #[test]
+    fn geometry_factor_scales_only_the_geometry() {
+        let d = Augment::DEFAULT;
+        let none = d.with_geometry(0.0);
+        assert_eq!(
+            (none.max_shift, none.max_scale, none.max_rotation_degrees),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!(
+            (none.flip_probability, none.color_jitter),
+            (d.flip_probability, d.color_jitter)
+        );
+        assert_eq!(d.with_geometry(0.5).max_rotation_degrees, d.max_rotation_degrees * 0.5);
+        assert_eq!(d.with_geometry(1.0), d);
+    }
+
+    /// Property: an erased rectangle lies inside the image and covers
+    /// 2–20 % of it (up to rounding and clipping at the edges); erasing
+    /// greys exactly its pixels.
+    #[test]
+    fn erasing_stays_inside_and_greys_only_the_rectangle() {
+        let mut seed = 7u64;
+        let mut uniform = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let never = Augment::NONE;
+        assert_eq!(never.draw_erase(64, 64, &mut uniform), None);
+        let always = Augment {
+            erase_probability: 1.0,
+            ..Augment::NONE
+        };
+        for (w, h) in [(64, 64), (17, 5), (1, 1)] {
+            for _ in 0..200 {
+                let (x, y, rw, rh) = always.draw_erase(w, h, &mut uniform).expect("p = 1 always erases");
+                assert!(
+                    rw >= 1 && rh >= 1 && x + rw <= w && y + rh <= h,
+                    "{x} {y} {rw} {rh} in {w}×{h}"
+                );
+                if (w, h) == (64, 64) {
+                    let share = (rw * rh) as f64 / (w * h) as f64;
+                    assert!((0.01..=0.3).contains(&share), "{share}");
+                }
+            }
+        }
+        let mut img = Rgb::new(6, 4);
+        erase(&mut img, (1, 2, 3, 5));
+        for y in 0..4 {
+            for x in 0..6 {
+                let inside = (1..4).contains(&x) && (2..4).contains(&y);
+                assert_eq!(
+                    img.get(x, y),
+                    Some(if inside { [128; 3] } else { [0; 3] }),
+                    "({x}, {y})"
+                );
             }
         }
     }

@@ -5,6 +5,7 @@
 //! claim, int8 beside float, and time.
 use super::text::augmentation_text;
 use crate::data::attributes::{ATTRIBUTE_NAMES, LANDMARK_NAMES};
+use crate::data::transform::Augment;
 use crate::evaluation::metrics::Metrics;
 use crate::evaluation::stats::{mean_std, MeanStd, PairedDifference};
 use serde::{Deserialize, Serialize};
@@ -42,23 +43,14 @@ pub struct Protocol {
     pub stage2_epochs: usize,
     /// Batch size.
     pub batch_size: usize,
-    /// Augmentation on or off.
-    pub augment: bool,
-    /// Scale of the augmentation's shift, scale and rotation (1: the
-    /// default ranges, 0: flip and colour only).
-    #[serde(default = "one")]
-    pub augment_geometry: f64,
+    /// Augmentation of the training images (`None`: off).
+    pub augmentation: Option<Augment>,
     /// Early stopping (`--keep-best` / `--patience`), if any.
     pub early_stopping: Option<String>,
     /// The seeds.
     pub seeds: Vec<u64>,
     /// Backend.
     pub backend: String,
-}
-
-/// The geometry factor of reports written before `--augment-geometry`.
-fn one() -> f64 {
-    1.0
 }
 
 /// One trained and evaluated run.
@@ -384,7 +376,7 @@ pub fn study_markdown(result: &StudyResult, figures: &[(String, String)]) -> Str
         p.backend,
         p.batch_size,
         p.optimizer,
-        augmentation_text(p.augment, p.augment_geometry)
+        augmentation_text(p.augmentation.as_ref())
     );
     let _ = writeln!(
         s,
@@ -470,8 +462,7 @@ mod tests {
                 stage1_epochs: 2,
                 stage2_epochs: 1,
                 batch_size: 32,
-                augment: false,
-                augment_geometry: 1.0,
+                augmentation: None,
                 early_stopping: None,
                 seeds: vec![1, 2, 3],
                 backend: "flex".into(),

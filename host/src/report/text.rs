@@ -1,18 +1,20 @@
 //! Plain-text tables printed by the CLI: one model's metrics, float vs int8.
+use crate::data::transform::Augment;
 use crate::data::{ATTRIBUTE_NAMES, LANDMARK_NAMES};
 use crate::evaluation::metrics::Metrics;
 use crate::evaluation::parity::Parity;
 use std::fmt::Write as _;
 
-/// The augmentation of a run in words: `off`, `on` (the default ranges),
-/// or `on, geometry ×F` (shift, scale and rotation ranges scaled by `F`).
-pub fn augmentation_text(on: bool, geometry: f64) -> String {
-    if !on {
-        "off".into()
-    } else if geometry == 1.0 {
-        "on".into()
-    } else {
-        format!("on, geometry ×{geometry}")
+/// The augmentation of a run in words: `off`, `on` (the defaults,
+/// [`Augment::DEFAULT`]), or its ranges.
+pub fn augmentation_text(augment: Option<&Augment>) -> String {
+    match augment {
+        None => "off".into(),
+        Some(a) if *a == Augment::DEFAULT => "on".into(),
+        Some(a) => format!(
+            "flip {}, shift ±{}, scale ±{}, rotation ±{}°, colour ±{}, erase {}",
+            a.flip_probability, a.max_shift, a.max_scale, a.max_rotation_degrees, a.color_jitter, a.erase_probability
+        ),
     }
 }
 

@@ -77,7 +77,7 @@ pub struct TrainConfig {
     /// Seed of initialisation, data order and augmentation.
     pub seed: u64,
     /// Augmentation (flip, shift/scale/rotation, colour); `None` = off.
-    pub augment: Option<AugmentConfig>,
+    pub augment: Option<Augment>,
     /// Backend.
     pub backend: BackendKind,
     /// Stage-1 run directory (stage 2 only).
@@ -96,59 +96,6 @@ pub struct TrainConfig {
 
 fn yes() -> bool {
     true
-}
-
-/// Serializable augmentation settings.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AugmentConfig {
-    /// Flip probability.
-    pub flip_probability: f64,
-    /// Max shift (fraction of the input size).
-    pub max_shift: f64,
-    /// Max relative scale change.
-    pub max_scale: f64,
-    /// Max rotation in degrees.
-    pub max_rotation_degrees: f64,
-    /// Max relative brightness/contrast change.
-    pub color_jitter: f64,
-}
-
-impl From<AugmentConfig> for Augment {
-    fn from(a: AugmentConfig) -> Self {
-        Augment {
-            flip_probability: a.flip_probability,
-            max_shift: a.max_shift,
-            max_scale: a.max_scale,
-            max_rotation_degrees: a.max_rotation_degrees,
-            color_jitter: a.color_jitter,
-        }
-    }
-}
-
-impl AugmentConfig {
-    /// These settings with the shift, scale and rotation ranges multiplied
-    /// by `factor` (0: flip and colour only).
-    pub fn with_geometry(self, factor: f64) -> Self {
-        AugmentConfig {
-            max_shift: self.max_shift * factor,
-            max_scale: self.max_scale * factor,
-            max_rotation_degrees: self.max_rotation_degrees * factor,
-            ..self
-        }
-    }
-}
-
-impl Default for AugmentConfig {
-    fn default() -> Self {
-        let d = Augment::DEFAULT;
-        AugmentConfig {
-            flip_probability: d.flip_probability,
-            max_shift: d.max_shift,
-            max_scale: d.max_scale,
-            max_rotation_degrees: d.max_rotation_degrees,
-            color_jitter: d.color_jitter,
-        }
-    }
 }
 
 impl TrainConfig {
@@ -199,27 +146,5 @@ impl TrainConfig {
             pixel_mean: crate::model::batch::PIXEL_MEAN,
             pixel_std: crate::model::batch::PIXEL_STD,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn geometry_factor_scales_only_the_geometry() {
-        let d = AugmentConfig::default();
-        let none = d.with_geometry(0.0);
-        assert_eq!(
-            (none.max_shift, none.max_scale, none.max_rotation_degrees),
-            (0.0, 0.0, 0.0)
-        );
-        assert_eq!(
-            (none.flip_probability, none.color_jitter),
-            (d.flip_probability, d.color_jitter)
-        );
-        let half = d.with_geometry(0.5);
-        assert_eq!(half.max_rotation_degrees, d.max_rotation_degrees * 0.5);
-        assert_eq!(d.with_geometry(1.0), d);
     }
 }

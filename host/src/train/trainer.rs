@@ -9,7 +9,7 @@ use super::run_dir::RunDir;
 use super::step::{optimizer, training_step};
 use super::target_stats::output_affines;
 use crate::data::dataset::Dataset;
-use crate::data::transform::{jitter_colors, transform_sample, Affine, Augment};
+use crate::data::transform::{erase, jitter_colors, transform_sample, Affine};
 use crate::data::FaceSample;
 use crate::evaluation::float::evaluate;
 use crate::evaluation::metrics::Metrics;
@@ -90,7 +90,6 @@ fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 fn training_sample(data: &Dataset, index: usize, cfg: &TrainConfig, epoch: usize) -> Option<FaceSample> {
     let sample = data.samples.get(index)?;
     let Some(aug) = cfg.augment else { return Some(sample) };
-    let aug: Augment = aug.into();
     let mut rng = Rng::new(cfg.seed ^ ((epoch as u64) << 32) ^ index as u64 ^ 0xA06);
     let (map, mirrored) = aug.draw(&Affine::IDENTITY, data.size, || rng.unit());
     let mut out = transform_sample(&sample, &map, data.size, data.size, mirrored);
@@ -98,6 +97,9 @@ fn training_sample(data: &Dataset, index: usize, cfg: &TrainConfig, epoch: usize
         let brightness = 255.0 * aug.color_jitter * (2.0 * rng.unit() - 1.0) * 0.5;
         let contrast = 1.0 + aug.color_jitter * (2.0 * rng.unit() - 1.0);
         jitter_colors(&mut out.image, brightness, contrast);
+    }
+    if let Some(rect) = aug.draw_erase(data.size, data.size, || rng.unit()) {
+        erase(&mut out.image, rect);
     }
     Some(out)
 }
