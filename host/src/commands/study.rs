@@ -65,6 +65,11 @@ pub struct StudyArgs {
     /// Learning rate (the paper: 0.001).
     #[arg(long, default_value_t = 0.001, value_parser = options::positive)]
     pub lr: f64,
+    /// Learning rate of the stage-2 variants (default: --lr, as in the
+    /// paper). Stage 2 starts from a trained stage 1, so a lower rate
+    /// fine-tunes instead of restarting; the control keeps --lr's schedule.
+    #[arg(long, value_parser = options::positive)]
+    pub stage2_lr: Option<f64>,
     /// Batch size (the paper: 32).
     #[arg(long, default_value_t = 32, value_parser = options::batch_size)]
     pub batch_size: usize,
@@ -135,7 +140,10 @@ fn config(args: &StudyArgs, arch: &Arch, run: &Planned) -> TrainConfig {
     };
     cfg.batch_size = args.batch_size;
     cfg.optimizer = args.optimizer;
-    cfg.lr = args.lr;
+    cfg.lr = match run.variant.is_stage2() {
+        true => args.stage2_lr.unwrap_or(args.lr),
+        false => args.lr,
+    };
     cfg.schedule = args.schedule;
     cfg.seed = run.seed;
     cfg.augment = args.augment.config();
@@ -285,11 +293,13 @@ fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &
         preset: args.arch.name(),
         input_size: arch.input_size,
         optimizer: format!(
-            "{}, {} schedule",
+            "{}{}, {} schedule",
             match args.optimizer {
                 OptimizerKind::Adam => format!("adam lr {}", args.lr),
                 OptimizerKind::Sgd => format!("sgd lr {} momentum 0.9 dampening 0", args.lr),
             },
+            args.stage2_lr
+                .map_or(String::new(), |lr| format!(" (stage-2 variants lr {lr})")),
             options::schedule_text(&args.schedule)
         ),
         stage1_epochs: args.stage1_epochs,
