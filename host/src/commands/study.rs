@@ -37,7 +37,7 @@ use std::time::Instant;
 
 /// `smn study` options. The defaults are the recipe tuned on celeba-14k
 /// (docs/results.md): Adam, cosine schedule, flip + colour augmentation,
-/// 20 + 6 epochs; `--optimizer sgd --schedule constant --augment off` is the
+/// 20 + 4 epochs; `--optimizer sgd --schedule constant --augment off` is the
 /// paper's protocol.
 #[derive(Args, Debug, Clone)]
 #[command(mut_arg("augment", |a| a.default_value("flip")))]
@@ -61,7 +61,7 @@ pub struct StudyArgs {
     #[arg(long, default_value_t = 20, value_parser = options::at_least_one)]
     pub stage1_epochs: usize,
     /// Stage-2 epochs (the control trains as many more).
-    #[arg(long, default_value_t = 6, value_parser = options::at_least_one)]
+    #[arg(long, default_value_t = 4, value_parser = options::at_least_one)]
     pub epochs: usize,
     /// Optimiser: adam, or sgd (the paper's: momentum 0.9, no dampening).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
