@@ -380,7 +380,7 @@ pub fn study_markdown(result: &StudyResult, figures: &[(String, String)]) -> Str
     );
     let _ = writeln!(
         s,
-        "- per seed ({}): stage 1 `mtl` {} epochs; from it, `smn`, `smn-1x1` (random 1×1) and `smn-1x1-ft` (1×1 from stage 1) {} epochs each with the shared layers frozen; `mtl-control` = `mtl` trained on for the same {} epochs",
+        "- per seed ({}): stage 1 `mtl` {} epochs; from it, `smn`, `smn-1x1` (random 1×1) and `smn-1x1-ft` (1×1 from stage 1) {} epochs each with the shared layers frozen; `mtl-control` = `mtl` trained on from its checkpoint for the same {} epochs (optimiser state kept, its schedule run over stage 1 + stage 2 epochs)",
         p.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         p.stage1_epochs,
         p.stage2_epochs,
