@@ -374,7 +374,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         result.data,
         result.train_images,
         result.eval_images,
-        args.arch.preset.arch().input_size,
+        arch.input_size,
         args.backend.name(),
         stage1_epochs(args),
         args.epochs,
