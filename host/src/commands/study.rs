@@ -144,9 +144,10 @@ fn config(args: &StudyArgs, arch: &Arch, run: &Planned) -> TrainConfig {
     };
     cfg.batch_size = args.batch_size;
     cfg.optimizer = args.optimizer;
-    cfg.lr = match run.variant.is_stage2() {
-        true => args.stage2_lr.unwrap_or(args.lr),
-        false => args.lr,
+    cfg.lr = if run.variant.is_stage2() {
+        args.stage2_lr.unwrap_or(args.lr)
+    } else {
+        args.lr
     };
     cfg.schedule = args.schedule;
     cfg.seed = run.seed;

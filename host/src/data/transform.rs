@@ -177,6 +177,25 @@ pub fn warp(src: &Rgb, map: &Affine, width: usize, height: usize) -> Rgb {
     if src.width == 0 || src.height == 0 {
         return out;
     }
+    if inv.b == 0.0
+        && inv.d == 0.0
+        && inv.a.abs() == 1.0
+        && inv.e == 1.0
+        && inv.c.fract() == 0.0
+        && inv.f.fract() == 0.0
+    {
+        // A flip and/or a whole-pixel shift: every output pixel is one
+        // source pixel (edges repeated, as `sample` does), so copy it.
+        let (max_x, max_y) = ((src.width - 1) as f64, (src.height - 1) as f64);
+        for y in 0..height {
+            let sy = (y as f64 + inv.f).clamp(0.0, max_y) as usize;
+            for x in 0..width {
+                let sx = (inv.a * x as f64 + inv.c).clamp(0.0, max_x) as usize;
+                out.put(x, y, src.get(sx, sy).unwrap_or([0; 3]));
+            }
+        }
+        return out;
+    }
     for y in 0..height {
         for x in 0..width {
             let (sx, sy) = inv.apply(x as f64, y as f64);
@@ -419,6 +438,30 @@ mod tests {
             if mirrored {
                 // After a flip the "left eye" is still the one on the image's left.
                 assert!(t.landmarks[0] < t.landmarks[2], "case {case}");
+            }
+        }
+    }
+
+    /// A flip or whole-pixel shift (the copy path of [`warp`]) gives the
+    /// same image as bilinear sampling at every output pixel.
+    #[test]
+    fn whole_pixel_maps_copy_what_sampling_gives() {
+        let mut src = Rgb::new(13, 9);
+        for (i, v) in src.pixels.iter_mut().enumerate() {
+            *v = (i * 37 % 251) as u8;
+        }
+        for map in [
+            Affine::flip_horizontal(13),
+            Affine::translate(3.0, -2.0),
+            Affine::translate(-20.0, 4.0).after(&Affine::flip_horizontal(13)),
+        ] {
+            let inv = map.inverse().unwrap();
+            let out = warp(&src, &map, 11, 10);
+            for y in 0..10 {
+                for x in 0..11 {
+                    let (sx, sy) = inv.apply(x as f64, y as f64);
+                    assert_eq!(out.get(x, y), Some(sample(&src, sx, sy)), "{map:?} at ({x}, {y})");
+                }
             }
         }
     }
