@@ -50,7 +50,7 @@ fn pipeline(c: &mut Criterion) {
     let (faces, _) = index.load(picked, false).unwrap();
     let prepared: Vec<_> = faces.iter().map(|f| to_model_input(f, SIZE)).collect();
     let path = std::env::temp_dir().join(format!("smn-bench-cache-{}.bin", std::process::id()));
-    write_cache(&path, SIZE, &prepared).unwrap();
+    write_cache(&path, SIZE, "benchmark sample", &prepared).unwrap();
     let cache = Cache::open(&path).unwrap();
     g.bench_function("cached_mmap_128", |b| {
         b.iter(|| (0..cache.len()).filter_map(|i| cache.get(i)).count())

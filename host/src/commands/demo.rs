@@ -378,10 +378,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         args.backend.name(),
         stage1_epochs(args),
         args.epochs,
-        match args.optimizer {
-            OptimizerKind::Sgd => "sgd",
-            OptimizerKind::Adam => "adam",
-        },
+        args.optimizer.name(),
         args.lr,
         args.augment.describe()
     );

@@ -63,7 +63,7 @@ pub struct StudyArgs {
     /// Stage-2 epochs (the control trains as many more).
     #[arg(long, default_value_t = 4, value_parser = options::at_least_one)]
     pub epochs: usize,
-    /// Optimiser: adam, or sgd (the paper's: momentum 0.9, no dampening).
+    /// Optimiser: adam, adamw (decoupled weight decay), or sgd (the paper's: momentum 0.9, no dampening).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     pub optimizer: OptimizerKind,
     /// Learning rate (the paper: 0.001).
@@ -300,7 +300,7 @@ fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &
         optimizer: format!(
             "{}{}, {} schedule",
             match args.optimizer {
-                OptimizerKind::Adam => format!("adam lr {}", args.lr),
+                OptimizerKind::Adam | OptimizerKind::AdamW => format!("{} lr {}", args.optimizer.name(), args.lr),
                 OptimizerKind::Sgd => format!("sgd lr {} momentum 0.9 dampening 0", args.lr),
             },
             args.stage2_lr

@@ -48,7 +48,7 @@ pub struct TrainArgs {
     /// Batch size (≥ 2: batch norm).
     #[arg(long, default_value_t = 32, value_parser = options::batch_size)]
     pub batch_size: usize,
-    /// Optimiser: sgd (momentum, dampening 0) or adam.
+    /// Optimiser: sgd (momentum, dampening 0), adam or adamw.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
     /// Learning rate.
@@ -57,7 +57,8 @@ pub struct TrainArgs {
     /// SGD momentum, in [0, 1).
     #[arg(long, default_value_t = 0.9, value_parser = options::momentum)]
     pub momentum: f64,
-    /// L2 weight decay.
+    /// Weight decay: an L2 term in the gradient with sgd and adam; decoupled
+    /// (`w -= lr · decay · w`) with adamw, whose default is 1e-4.
     #[arg(long, value_parser = options::non_negative)]
     pub weight_decay: Option<f32>,
     /// LR schedule: constant, cosine, step:EVERY:GAMMA.

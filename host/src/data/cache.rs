@@ -4,13 +4,18 @@
 //!
 //! ```text
 //! 0   8   magic b"SMNCACHE"
-//! 8   4   version (1), u32 LE
+//! 8   4   version (2), u32 LE
 //! 12  4   image size S (S × S × 3 RGB), u32 LE
 //! 16  8   record count N, u64 LE
-//! 24  ..  N records: S·S·3 image bytes, 10 × f32 LE landmarks (pixels of the
+//! 24  4   source length L, u32 LE
+//! 28  L   source: UTF-8 description of the data the records came from
+//! 28+L ..  N records: S·S·3 image bytes, 10 × f32 LE landmarks (pixels of the
 //!         S × S image), 40 × i8 attributes
 //! ```
 //! Written to `path.tmp` and renamed, so a crash never leaves a half cache.
+//! The source lets a reader refuse a cache written for other data (another
+//! id range, folder or partition) instead of silently training or
+//! evaluating on it; version 1 files, which lack it, are refused.
 use super::celeba::DataError;
 use super::{FaceSample, Rgb, ATTRIBUTE_COUNT};
 use crate::data::LANDMARK_OUTPUTS;
@@ -18,17 +23,22 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"SMNCACHE";
-const VERSION: u32 = 1;
-const HEADER: usize = 24;
+const VERSION: u32 = 2;
+/// Bytes before the source string.
+const HEADER: usize = 28;
+/// Longest source string accepted.
+const MAX_SOURCE: usize = 4096;
 
 fn record_len(size: usize) -> usize {
     size * size * 3 + 10 * 4 + ATTRIBUTE_COUNT
 }
 
-/// Writes `samples` (each `size × size`) to a cache file.
+/// Writes `samples` (each `size × size`) to a cache file that records
+/// `source`, the description of where they came from (at most 4096 bytes).
 pub fn write_cache<'s>(
     path: &Path,
     size: usize,
+    source: &str,
     samples: impl IntoIterator<Item = &'s FaceSample>,
 ) -> Result<usize, DataError> {
     let err = |e: std::io::Error| DataError {
@@ -36,9 +46,17 @@ pub fn write_cache<'s>(
         line: None,
         message: format!("cannot write cache: {e}"),
     };
+    if source.len() > MAX_SOURCE {
+        return Err(DataError {
+            path: path.to_path_buf(),
+            line: None,
+            message: format!("cache source is {} bytes, at most {MAX_SOURCE}", source.len()),
+        });
+    }
     let tmp = PathBuf::from(format!("{}.tmp", path.display()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
     out.write_all(&[0u8; HEADER]).map_err(err)?;
+    out.write_all(source.as_bytes()).map_err(err)?;
     let mut count = 0u64;
     for s in samples {
         if s.image.width != size || s.image.height != size {
@@ -66,6 +84,7 @@ pub fn write_cache<'s>(
     header.extend_from_slice(&VERSION.to_le_bytes());
     header.extend_from_slice(&(size as u32).to_le_bytes());
     header.extend_from_slice(&count.to_le_bytes());
+    header.extend_from_slice(&(source.len() as u32).to_le_bytes());
     file.write_all(&header).map_err(err)?;
     file.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
@@ -77,6 +96,9 @@ pub struct Cache {
     map: memmap2::Mmap,
     size: usize,
     count: usize,
+    /// Where the records start.
+    records: usize,
+    source: String,
 }
 
 impl Cache {
@@ -92,31 +114,61 @@ impl Cache {
         // by rename (a new inode), never modify the mapped one in place.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| bad(format!("cannot map cache: {e}")))?;
-        let header = map
-            .get(..HEADER)
-            .ok_or_else(|| bad("not a cache file (too short)".into()))?;
-        if &header[..8] != MAGIC {
+        if map.get(..8) != Some(MAGIC.as_slice()) {
             return Err(bad("not a cache file (bad magic)".into()));
         }
-        let word = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
-        if word(8) != VERSION {
-            return Err(bad(format!(
-                "cache version {} is not supported (expected {VERSION})",
-                word(8)
-            )));
+        let truncated = || bad("cache header is truncated".into());
+        let word = |at: usize| {
+            map.get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+                .ok_or_else(truncated)
+        };
+        match word(8)? {
+            VERSION => {}
+            1 => {
+                return Err(bad(
+                    "cache version 1 does not record which images it holds; delete it and it is rebuilt".into(),
+                ))
+            }
+            v => return Err(bad(format!("cache version {v} is not supported (expected {VERSION})"))),
         }
-        let size = word(12) as usize;
-        let mut count_bytes = [0u8; 8];
-        count_bytes.copy_from_slice(&header[16..24]);
-        let count = u64::from_le_bytes(count_bytes) as usize;
-        let expected = count.checked_mul(record_len(size)).and_then(|n| n.checked_add(HEADER));
+        let size = word(12)? as usize;
+        let count = map
+            .get(16..24)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(truncated)? as usize;
+        let source_len = word(24)? as usize;
+        if source_len > MAX_SOURCE {
+            return Err(bad(format!("cache source length {source_len} exceeds {MAX_SOURCE}")));
+        }
+        let source = map
+            .get(HEADER..HEADER + source_len)
+            .ok_or_else(|| bad("cache ends inside its source (truncated?)".into()))?;
+        let source = std::str::from_utf8(source)
+            .map_err(|e| bad(format!("cache source is not UTF-8: {e}")))?
+            .to_owned();
+        let records = HEADER + source_len;
+        let expected = count.checked_mul(record_len(size)).and_then(|n| n.checked_add(records));
         if expected != Some(map.len()) {
             return Err(bad(format!(
                 "cache holds {} bytes, expected {expected:?} for {count} records of {size}×{size} (truncated?)",
                 map.len()
             )));
         }
-        Ok(Cache { map, size, count })
+        Ok(Cache {
+            map,
+            size,
+            count,
+            records,
+            source,
+        })
+    }
+
+    /// The description of the data the cache was written from.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Number of samples.
@@ -137,7 +189,7 @@ impl Cache {
     /// Record `i`: its pixels and the bytes after them.
     fn record(&self, i: usize) -> Option<(&[u8], &[u8])> {
         let n = record_len(self.size);
-        let rec = self.map.get(HEADER + i.checked_mul(n)?..)?.get(..n)?;
+        let rec = self.map.get(self.records.checked_add(i.checked_mul(n)?)?..)?.get(..n)?;
         rec.split_at_checked(self.size * self.size * 3)
     }
 
@@ -191,9 +243,10 @@ mod tests {
                 attributes: [if i % 2 == 0 { 1 } else { -1 }; ATTRIBUTE_COUNT],
             })
             .collect();
-        assert_eq!(write_cache(&path, 4, &samples).unwrap(), 5);
+        assert_eq!(write_cache(&path, 4, "five test faces", &samples).unwrap(), 5);
         let cache = Cache::open(&path).unwrap();
         assert_eq!(cache.len(), 5);
+        assert_eq!(cache.source(), "five test faces");
         for (i, s) in samples.iter().enumerate() {
             assert_eq!(&cache.get(i).unwrap(), s);
         }
@@ -206,6 +259,20 @@ mod tests {
             image: Rgb::new(3, 3),
             ..samples[0].clone()
         };
-        assert!(write_cache(&path, 4, [&wrong]).is_err());
+        assert!(write_cache(&path, 4, "", [&wrong]).is_err());
+        assert!(write_cache(&path, 4, &"x".repeat(MAX_SOURCE + 1), &samples).is_err());
+    }
+
+    #[test]
+    fn a_version_1_cache_is_refused_with_what_to_do() {
+        let path = std::env::temp_dir().join(format!("smn-cache-v1-{}.bin", std::process::id()));
+        let mut v1 = MAGIC.to_vec();
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&4u32.to_le_bytes());
+        v1.extend_from_slice(&0u64.to_le_bytes());
+        std::fs::write(&path, &v1).unwrap();
+        let err = Cache::open(&path).err().unwrap().to_string();
+        assert!(err.contains("version 1") && err.contains("delete it"), "{err}");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -190,8 +190,28 @@ impl Dataset {
     }
 }
 
+/// What a cache file records as its source for `spec`: its description,
+/// with a CelebA folder made absolute (when it exists) so the same folder
+/// reached by another relative path still matches.
+pub fn cache_source(spec: &DataSpec) -> String {
+    match spec {
+        DataSpec::Celeba {
+            dir,
+            selection,
+            skip_bad,
+        } => DataSpec::Celeba {
+            dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()),
+            selection: selection.clone(),
+            skip_bad: *skip_bad,
+        }
+        .to_string(),
+        DataSpec::Synthetic { .. } => spec.to_string(),
+    }
+}
+
 /// Loads `spec` at `size × size`. With `cache`, an existing cache file is
-/// used as is, and a missing one is written after preprocessing.
+/// used when it was written for the same data ([`cache_source`]) and size,
+/// and refused otherwise; a missing one is written after preprocessing.
 pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Result<Dataset, DataError> {
     let (width, height) = match spec {
         DataSpec::Synthetic { .. } => {
@@ -211,8 +231,19 @@ pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Resul
         DataSpec::Synthetic { .. } => MODELLED_ATTRIBUTES.iter().filter_map(|n| attribute_index(n)).collect(),
         DataSpec::Celeba { dir, .. } => modelled_attributes(dir)?,
     };
+    let source = cache_source(spec);
     if let Some(path) = cache.filter(|p| p.exists()) {
         let c = Cache::open(path)?;
+        if c.source() != source {
+            return Err(DataError {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!(
+                    "cache was written for {}, but this run selects {source}: delete it or give another --cache",
+                    c.source()
+                ),
+            });
+        }
         if c.size() != size {
             return Err(DataError {
                 path: path.to_path_buf(),
@@ -259,7 +290,7 @@ pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Resul
     let prepared: Vec<FaceSample> = raw.par_iter().map(|f| to_model_input(f, size)).collect();
     let samples = match cache {
         Some(path) => {
-            write_cache(path, size, &prepared)?;
+            write_cache(path, size, &source, &prepared)?;
             Samples::Mapped(Cache::open(path)?)
         }
         None => Samples::Memory(prepared),
@@ -301,6 +332,26 @@ mod tests {
         assert_eq!(all.to_string(), "CelebA d (all)");
         let synthetic = DataSpec::Synthetic { count: 3000, seed: 1 };
         assert_eq!(synthetic.to_string(), "synthetic, 3000 faces (seed 1)");
+    }
+
+    #[test]
+    fn a_cache_serves_only_the_data_it_was_written_for() {
+        let path = std::env::temp_dir().join(format!("smn-dataset-cache-{}.bin", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let three = DataSpec::Synthetic { count: 3, seed: 5 };
+        let fresh = load_dataset(&three, 16, Some(&path)).unwrap();
+        let cached = load_dataset(&three, 16, Some(&path)).unwrap();
+        assert!(matches!(cached.samples, Samples::Mapped(_)));
+        assert_eq!(cached.samples.get(2), fresh.samples.get(2));
+        let four = DataSpec::Synthetic { count: 4, seed: 5 };
+        let err = load_dataset(&four, 16, Some(&path)).err().unwrap().to_string();
+        assert!(
+            err.contains("3 faces (seed 5)") && err.contains("4 faces (seed 5)") && err.contains("--cache"),
+            "{err}"
+        );
+        let err = load_dataset(&three, 32, Some(&path)).err().unwrap().to_string();
+        assert!(err.contains("16×16") && err.contains("32×32"), "{err}");
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

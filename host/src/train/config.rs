@@ -17,6 +17,22 @@ pub enum OptimizerKind {
     Sgd,
     /// Adam (β 0.9/0.999, ε 1e-8).
     Adam,
+    /// AdamW: Adam with decoupled weight decay, `w -= lr · decay · w` each
+    /// step (β 0.9/0.999, ε 1e-8; decay 1e-4 unless given).
+    #[serde(rename = "adamw")]
+    #[value(name = "adamw")]
+    AdamW,
+}
+
+impl OptimizerKind {
+    /// The name on the command line and in reports: `sgd`, `adam`, `adamw`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
+        }
+    }
 }
 
 /// Learning-rate schedule over epochs.
