@@ -110,6 +110,11 @@ fn a_study_interrupted_and_resumed_reports_every_table() {
         !ok && err.contains("seed-1/mtl was trained with other settings"),
         "{err}"
     );
+    let (ok, _, err) = study(&out, &["--dropout", "0.3"]);
+    assert!(
+        !ok && err.contains("seed-1/mtl was trained with other settings"),
+        "{err}"
+    );
     // --stage2-lr changes the stage-2 runs only: stage 1 and the control
     // are reused, the first stage-2 run is refused.
     let (ok, _, err) = study(&out, &["--stage2-lr", "0.0002"]);

@@ -262,6 +262,14 @@ pub fn probability(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A dropout probability in `[0, 1)` (1 would drop everything).
+pub fn dropout(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{text}': a dropout probability in [0, 1)")),
+    }
+}
+
 /// A fraction in `(0, 1]`.
 pub fn fraction(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -317,6 +325,8 @@ mod tests {
         assert_eq!(at_least_one("3"), Ok(3));
         assert_eq!(probability("0.5"), Ok(0.5));
         assert!(probability("1.5").is_err() && probability("-0.1").is_err());
+        assert_eq!(dropout("0.3"), Ok(0.3));
+        assert!(dropout("1").is_err() && dropout("-0.1").is_err() && dropout("x").is_err());
         assert!(at_least_one("0").is_err());
         assert!(batch_size("1").is_err());
         assert!(positive("-5").unwrap_err().contains("> 0"));

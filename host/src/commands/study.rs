@@ -28,6 +28,7 @@ use crate::train::best::{BestBy, BestEpoch};
 use crate::train::config::{LrSchedule, OptimizerKind, TrainConfig};
 use crate::train::history::EpochLog;
 use crate::train::run_dir::RunDir;
+use crate::train::step::ADAMW_DEFAULT_DECAY;
 use crate::train::trainer::train;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -74,6 +75,12 @@ pub struct StudyArgs {
     /// fine-tunes instead of restarting; the control keeps --lr's schedule.
     #[arg(long, value_parser = options::positive)]
     pub stage2_lr: Option<f64>,
+    /// Weight decay of every run: an L2 term with sgd and adam, decoupled with adamw (default there 1e-4).
+    #[arg(long, value_parser = options::non_negative)]
+    pub weight_decay: Option<f32>,
+    /// Dropout probability on each head's input features while training, in [0, 1).
+    #[arg(long, default_value_t = 0.0, value_parser = options::dropout)]
+    pub dropout: f64,
     /// Batch size (the paper: 32).
     #[arg(long, default_value_t = 32, value_parser = options::batch_size)]
     pub batch_size: usize,
@@ -149,6 +156,8 @@ fn config(args: &StudyArgs, arch: &Arch, run: &Planned) -> TrainConfig {
     } else {
         args.lr
     };
+    cfg.weight_decay = args.weight_decay;
+    cfg.dropout = args.dropout;
     cfg.schedule = args.schedule;
     cfg.seed = run.seed;
     cfg.augment = args.augment.config();
@@ -289,6 +298,22 @@ fn evaluate_run(args: &StudyArgs, run: &Planned, val: &Dataset, calib: &[Vec<u8>
     })
 }
 
+/// `, weight decay 0.05, head dropout 0.3` (what is set), for the protocol.
+fn regularisation_text(args: &StudyArgs) -> String {
+    let mut text = String::new();
+    let decay = match args.optimizer {
+        OptimizerKind::AdamW => Some(args.weight_decay.unwrap_or(ADAMW_DEFAULT_DECAY)),
+        _ => args.weight_decay,
+    };
+    if let Some(d) = decay {
+        text += &format!(", weight decay {d}");
+    }
+    if args.dropout > 0.0 {
+        text += &format!(", head dropout {}", args.dropout);
+    }
+    text
+}
+
 fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &Dataset, val: &Dataset) -> Protocol {
     Protocol {
         train_data: specs.0.to_string(),
@@ -306,7 +331,7 @@ fn protocol(args: &StudyArgs, arch: &Arch, specs: &(DataSpec, DataSpec), data: &
             args.stage2_lr
                 .map_or(String::new(), |lr| format!(" (stage-2 variants lr {lr})")),
             options::schedule_text(&args.schedule)
-        ),
+        ) + &regularisation_text(args),
         stage1_epochs: args.stage1_epochs,
         stage2_epochs: args.epochs,
         batch_size: args.batch_size,
@@ -456,4 +481,26 @@ pub fn run(args: &StudyArgs) -> Result<String> {
         crate::report::study::verdicts(&result),
         report.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::options::parse_group;
+
+    fn regularisation(args: &[&str]) -> String {
+        regularisation_text(&parse_group::<StudyArgs>(args).unwrap())
+    }
+
+    #[test]
+    fn the_protocol_names_the_regularisation_that_is_set() {
+        assert_eq!(regularisation(&[]), "");
+        assert_eq!(regularisation(&["--optimizer", "adamw"]), ", weight decay 0.0001");
+        assert_eq!(
+            regularisation(&["--optimizer", "adamw", "--weight-decay", "0.05", "--dropout", "0.3"]),
+            ", weight decay 0.05, head dropout 0.3"
+        );
+        assert_eq!(regularisation(&["--weight-decay", "0.0005"]), ", weight decay 0.0005");
+        assert!(parse_group::<StudyArgs>(&["--dropout", "1"]).is_err());
+    }
 }

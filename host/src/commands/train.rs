@@ -61,6 +61,9 @@ pub struct TrainArgs {
     /// (`w -= lr · decay · w`) with adamw, whose default is 1e-4.
     #[arg(long, value_parser = options::non_negative)]
     pub weight_decay: Option<f32>,
+    /// Dropout probability on each head's input features while training, in [0, 1).
+    #[arg(long, default_value_t = 0.0, value_parser = options::dropout)]
+    pub dropout: f64,
     /// LR schedule: constant, cosine, step:EVERY:GAMMA.
     #[arg(long, default_value = "constant", value_parser = options::schedule)]
     pub schedule: LrSchedule,
@@ -132,6 +135,7 @@ impl TrainArgs {
         cfg.lr = self.lr;
         cfg.momentum = self.momentum;
         cfg.weight_decay = self.weight_decay;
+        cfg.dropout = self.dropout;
         cfg.schedule = self.schedule;
         cfg.loss = LossConfig {
             landmark_weight: self.landmark_weight,

@@ -20,7 +20,7 @@ use super::ops::{batch_norm, conv2d, relu_max_pool};
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -138,8 +138,20 @@ impl Head {
 
     /// Forward pass on `[B, C, H, W]` features (flattened in C, H, W order).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward_with_dropout(x, 0.0)
+    }
+
+    /// [`Head::forward`] with dropout of probability `dropout` (in `[0, 1)`)
+    /// on the flattened features; it acts on an autodiff device only, so
+    /// evaluation and export see the plain head.
+    pub fn forward_with_dropout(&self, x: Tensor<4>, dropout: f64) -> Tensor<2> {
         let device = x.device();
         let x: Tensor<2> = x.flatten(1, 3);
+        let x = if dropout > 0.0 && dropout < 1.0 {
+            DropoutConfig::new(dropout).init().forward(x)
+        } else {
+            x
+        };
         let y = self.fc2.forward(relu(self.fc1.forward(x)));
         let scale = self.output_scale.value().to_device(&device).detach().unsqueeze::<2>();
         let offset = self.output_offset.value().to_device(&device).detach().unsqueeze::<2>();
@@ -383,6 +395,15 @@ impl SmnNet {
     /// When the net lacks a task's head (stage 1) or branch (stage 2) — a
     /// net that no constructor of this type makes.
     pub fn forward(&self, x: Tensor<4>) -> Result<Outputs, String> {
+        self.forward_with_dropout(x, 0.0)
+    }
+
+    /// [`SmnNet::forward`] with dropout of probability `dropout` on every
+    /// head's input features while training ([`Head::forward_with_dropout`]).
+    ///
+    /// # Errors
+    /// As [`SmnNet::forward`].
+    pub fn forward_with_dropout(&self, x: Tensor<4>, dropout: f64) -> Result<Outputs, String> {
         let mut shared_out = Vec::with_capacity(self.shared.len());
         let mut s = x.clone();
         for block in &self.shared {
@@ -396,13 +417,13 @@ impl SmnNet {
                     .heads
                     .get(i)
                     .ok_or_else(|| format!("the stage-1 net has no {t:?} head"))?;
-                Ok(head.forward(s.clone()))
+                Ok(head.forward_with_dropout(s.clone(), dropout))
             } else {
                 let branch = self
                     .branches
                     .get(i)
                     .ok_or_else(|| format!("the stage-2 net has no {t:?} branch"))?;
-                Ok(branch.forward(x.clone(), &shared_out))
+                Ok(branch.forward(x.clone(), &shared_out, dropout))
             }
         };
         Ok(Outputs {
@@ -438,7 +459,49 @@ impl Branch {
         (outs, h)
     }
 
-    fn forward(&self, x: Tensor<4>, shared: &[Tensor<4>]) -> Tensor<2> {
-        self.head.forward(self.levels(x, shared).1)
+    fn forward(&self, x: Tensor<4>, shared: &[Tensor<4>], dropout: f64) -> Tensor<2> {
+        self.head.forward_with_dropout(self.levels(x, shared).1, dropout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::backend::BackendKind;
+    use burn::tensor::Distribution;
+
+    fn attributes(net: &SmnNet, x: &Tensor<4>, dropout: f64) -> Vec<f32> {
+        let y = net.forward_with_dropout(x.clone(), dropout).unwrap().attributes;
+        y.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn head_dropout_acts_while_training_only() {
+        let arch = Arch::tiny();
+        let training = BackendKind::Flex.device().autodiff();
+        training.seed(2);
+        let net = SmnNet::stage1(&arch, &training);
+        let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Default, &training);
+        let plain = attributes(&net, &x, 0.0);
+        assert_eq!(
+            net.forward(x.clone())
+                .unwrap()
+                .attributes
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap(),
+            plain
+        );
+        let dropped = attributes(&net, &x, 0.5);
+        assert_eq!(dropped.len(), plain.len());
+        assert!(dropped.iter().zip(&plain).filter(|(a, b)| a != b).count() > plain.len() / 2);
+        // Evaluation (no autodiff) sees the plain head whatever the rate.
+        let inference = training.clone().without_autodiff();
+        let (net, x) = (net.valid(), x.inner().to_device(&inference));
+        assert_eq!(attributes(&net, &x, 0.5), attributes(&net, &x, 0.0));
+        // The stage-2 branches' heads take the same dropout.
+        let stage2 = SmnNet::stage2(SmnNet::stage1(&arch, &training), &arch, Variant::Smn1x1Ft, &training);
+        let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Default, &training);
+        assert_ne!(attributes(&stage2, &x, 0.5), attributes(&stage2, &x, 0.0));
     }
 }

@@ -84,8 +84,12 @@ pub struct TrainConfig {
     pub momentum: f64,
     /// SGD dampening (0 as in the paper; burn's default would be 0.1).
     pub dampening: f64,
-    /// L2 weight decay, if any.
+    /// Weight decay, if any (L2 for sgd and adam, decoupled for adamw).
     pub weight_decay: Option<f32>,
+    /// Dropout probability on each head's input features while training
+    /// (0: none, the paper).
+    #[serde(default)]
+    pub dropout: f64,
     /// Schedule.
     pub schedule: LrSchedule,
     /// Loss weights and kind.
@@ -129,6 +133,7 @@ impl TrainConfig {
             momentum: 0.9,
             dampening: 0.0,
             weight_decay: None,
+            dropout: 0.0,
             schedule: LrSchedule::Constant,
             loss: LossConfig::default(),
             seed: 1,

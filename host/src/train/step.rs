@@ -32,16 +32,20 @@ pub(crate) fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     }
 }
 
-/// One optimiser step on `batch`: forward, loss, backward, update. Returns
-/// the updated network and the batch's losses (computed before the update).
+/// One optimiser step on `batch`: forward (with `dropout` on the heads'
+/// features), loss, backward, update. Returns the updated network and the
+/// batch's losses (computed before the update).
 pub(crate) fn training_step(
     model: SmnNet,
     optim: &mut ModuleOptimizer,
     batch: &Batch,
     loss: &LossConfig,
     lr: f64,
+    dropout: f64,
 ) -> anyhow::Result<(SmnNet, Losses)> {
-    let out = model.forward(batch.images.clone()).map_err(anyhow::Error::msg)?;
+    let out = model
+        .forward_with_dropout(batch.images.clone(), dropout)
+        .map_err(anyhow::Error::msg)?;
     let l = losses(&out, batch, loss);
     let grads = GradientsParams::from_grads(l.total.backward(), &model);
     Ok((optim.step(lr, model, grads), l))
@@ -87,7 +91,7 @@ mod tests {
         let samples: Vec<_> = (0..4).filter_map(|i| data.samples.get(i)).collect();
         let refs: Vec<_> = samples.iter().collect();
         let batch = make_batch(&refs, arch.input_size, &device);
-        let (net, _) = training_step(net, &mut optimizer(&cfg), &batch, &LossConfig::default(), lr).unwrap();
+        let (net, _) = training_step(net, &mut optimizer(&cfg), &batch, &LossConfig::default(), lr, 0.0).unwrap();
         (before, values(&net))
     }
 

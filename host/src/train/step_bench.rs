@@ -55,7 +55,7 @@ pub fn step_rate(
     let refs: Vec<_> = samples.iter().collect();
     let b = make_batch(&refs, arch.input_size, &device);
     let mut step = |model: SmnNet| -> Result<SmnNet> {
-        let (model, l) = training_step(model, &mut optim, &b, &LossConfig::default(), cfg.lr)?;
+        let (model, l) = training_step(model, &mut optim, &b, &LossConfig::default(), cfg.lr, cfg.dropout)?;
         // Wait for the device: read one value back.
         let _ = l.total.into_scalar::<f32>();
         Ok(model)

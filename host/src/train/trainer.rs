@@ -231,7 +231,7 @@ fn train_epoch(
             .collect();
         let refs: Vec<&FaceSample> = samples.iter().collect();
         let batch = make_batch(&refs, data.size, device);
-        let (stepped, l) = training_step(model, optim, &batch, &cfg.loss, lr)?;
+        let (stepped, l) = training_step(model, optim, &batch, &cfg.loss, lr, cfg.dropout)?;
         model = stepped;
         let total: f32 = l.total.clone().into_scalar();
         if !total.is_finite() {
