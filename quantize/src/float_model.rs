@@ -75,13 +75,14 @@ impl Arch {
         }
     }
 
-    /// A preset by name (`paper`, `micro`, `tiny`).
-    pub fn preset(name: &str) -> Option<Self> {
-        match name {
-            "paper" => Some(Self::paper()),
-            "micro" => Some(Self::micro()),
-            "tiny" => Some(Self::tiny()),
-            _ => None,
+    /// [`Arch::micro`]'s input and depth, wider: levels 24-48-48-64, hidden
+    /// 128 — twice the MACs, a 36 KiB arena for `mtl`; the accuracy the
+    /// study's recipe reaches on real faces (docs/results.md).
+    pub fn micro_wide() -> Self {
+        Arch {
+            channels: vec![24, 48, 48, 64],
+            hidden: 128,
+            ..Self::micro()
         }
     }
 

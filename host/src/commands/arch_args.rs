@@ -10,7 +10,7 @@ use clap::Args;
 /// The architecture options shared by the training commands.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct ArchArgs {
-    /// Architecture preset: micro (Cortex-M4), paper, tiny.
+    /// Architecture preset: micro (Cortex-M4), micro-wide (Cortex-M4, 2× the MACs), paper, tiny.
     #[arg(long, value_enum, default_value_t = Preset::Micro)]
     pub preset: Preset,
     /// Conv level widths replacing the preset's, comma-separated, e.g.
@@ -44,7 +44,7 @@ impl ArchArgs {
     /// The preset's name, with the overrides when there are some
     /// (`micro`, `micro 24-48-48-96 hidden 96`).
     pub fn name(&self) -> String {
-        let mut name = format!("{:?}", self.preset).to_lowercase();
+        let mut name = self.preset.name();
         if !self.channels.is_empty() {
             let levels: Vec<String> = self.channels.iter().map(usize::to_string).collect();
             name.push(' ');
@@ -71,6 +71,10 @@ mod tests {
         let a = parse(&["--preset", "tiny"]);
         assert_eq!(a.arch().unwrap(), Arch::tiny());
         assert_eq!(a.name(), "tiny");
+        let wide = parse(&["--preset", "micro-wide", "--hidden", "96"]);
+        assert_eq!(wide.arch().unwrap().channels, Arch::micro_wide().channels);
+        assert_eq!(wide.arch().unwrap().hidden, 96);
+        assert_eq!(wide.name(), "micro-wide hidden 96");
     }
 
     #[test]

@@ -22,16 +22,25 @@ pub enum Preset {
     Paper,
     /// 64×64 input, levels 16-32-32-64, heads of 64 (a Cortex-M4).
     Micro,
+    /// 64×64 input, levels 24-48-48-64, heads of 128 (a Cortex-M4, 2× micro's MACs; the study's).
+    MicroWide,
     /// 32×32 input, levels 8-16, heads of 16 (tests).
     Tiny,
 }
 
 impl Preset {
+    /// The name on the command line: `paper`, `micro`, `micro-wide`, `tiny`.
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(|| format!("{self:?}"), |v| v.get_name().to_owned())
+    }
+
     /// The architecture.
     pub fn arch(self) -> Arch {
         match self {
             Preset::Paper => Arch::paper(),
             Preset::Micro => Arch::micro(),
+            Preset::MicroWide => Arch::micro_wide(),
             Preset::Tiny => Arch::tiny(),
         }
     }
@@ -302,6 +311,8 @@ mod tests {
         let profiles: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
         assert_eq!(devices, profiles);
         assert_eq!(Preset::Micro.arch(), Arch::micro());
+        let presets: Vec<String> = Preset::value_variants().iter().map(|p| p.name()).collect();
+        assert_eq!(presets, ["paper", "micro", "micro-wide", "tiny"]);
         assert!(matches!(Calibration::Mse.method(), CalibrationMethod::Mse));
     }
 

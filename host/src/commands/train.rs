@@ -58,7 +58,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.9, value_parser = options::momentum)]
     pub momentum: f64,
     /// Weight decay: an L2 term in the gradient with sgd and adam; decoupled
-    /// (`w -= lr · decay · w`) with adamw, whose default is 1e-4.
+    /// (`w -= lr · decay · w`) with adamw, whose default is 0.2.
     #[arg(long, value_parser = options::non_negative)]
     pub weight_decay: Option<f32>,
     /// Dropout probability on each head's input features while training, in [0, 1).

@@ -18,7 +18,7 @@ pub enum OptimizerKind {
     /// Adam (β 0.9/0.999, ε 1e-8).
     Adam,
     /// AdamW: Adam with decoupled weight decay, `w -= lr · decay · w` each
-    /// step (β 0.9/0.999, ε 1e-8; decay 1e-4 unless given).
+    /// step (β 0.9/0.999, ε 1e-8; decay 0.2 unless given).
     #[serde(rename = "adamw")]
     #[value(name = "adamw")]
     AdamW,
