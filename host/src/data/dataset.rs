@@ -234,25 +234,24 @@ pub fn load_dataset(spec: &DataSpec, size: usize, cache: Option<&Path>) -> Resul
     let source = cache_source(spec);
     if let Some(path) = cache.filter(|p| p.exists()) {
         let c = Cache::open(path)?;
-        if c.source() != source {
+        let refusal = if c.source() != source {
+            Some(format!(
+                "cache was written for {}, but this run selects {source}: delete it or give another --cache",
+                c.source()
+            ))
+        } else if c.size() != size {
+            Some(format!(
+                "cache holds {0}×{0} images, the model needs {size}×{size}",
+                c.size()
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
             return Err(DataError {
                 path: path.to_path_buf(),
                 line: None,
-                message: format!(
-                    "cache was written for {}, but this run selects {source}: delete it or give another --cache",
-                    c.source()
-                ),
-            });
-        }
-        if c.size() != size {
-            return Err(DataError {
-                path: path.to_path_buf(),
-                line: None,
-                message: format!(
-                    "cache holds {}×{} images, the model needs {size}×{size}",
-                    c.size(),
-                    c.size()
-                ),
+                message,
             });
         }
         return Ok(Dataset {
