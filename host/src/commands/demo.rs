@@ -144,6 +144,7 @@ fn stage_config(args: &DemoArgs, arch: &Arch, variant: Variant, init: Option<Pat
         stage1_epochs(args)
     };
     cfg.optimizer = args.optimizer;
+    cfg.weight_decay = args.optimizer.weight_decay(None);
     cfg.lr = args.lr;
     cfg.seed = args.seed;
     cfg.augment = args.augment.config();

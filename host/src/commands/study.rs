@@ -28,7 +28,6 @@ use crate::train::best::{BestBy, BestEpoch};
 use crate::train::config::{LrSchedule, OptimizerKind, TrainConfig};
 use crate::train::history::EpochLog;
 use crate::train::run_dir::RunDir;
-use crate::train::step::ADAMW_DEFAULT_DECAY;
 use crate::train::trainer::train;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -158,7 +157,7 @@ fn config(args: &StudyArgs, arch: &Arch, run: &Planned) -> TrainConfig {
     } else {
         args.lr
     };
-    cfg.weight_decay = args.weight_decay;
+    cfg.weight_decay = args.optimizer.weight_decay(args.weight_decay);
     cfg.dropout = args.dropout;
     cfg.schedule = args.schedule;
     cfg.seed = run.seed;
@@ -303,11 +302,7 @@ fn evaluate_run(args: &StudyArgs, run: &Planned, val: &Dataset, calib: &[Vec<u8>
 /// `, weight decay 0.05, head dropout 0.3` (what is set), for the protocol.
 fn regularisation_text(args: &StudyArgs) -> String {
     let mut text = String::new();
-    let decay = match args.optimizer {
-        OptimizerKind::AdamW => Some(args.weight_decay.unwrap_or(ADAMW_DEFAULT_DECAY)),
-        _ => args.weight_decay,
-    };
-    if let Some(d) = decay {
+    if let Some(d) = args.optimizer.weight_decay(args.weight_decay) {
         text += &format!(", weight decay {d}");
     }
     if args.dropout > 0.0 {

@@ -134,7 +134,7 @@ impl TrainArgs {
         cfg.optimizer = self.optimizer;
         cfg.lr = self.lr;
         cfg.momentum = self.momentum;
-        cfg.weight_decay = self.weight_decay;
+        cfg.weight_decay = self.optimizer.weight_decay(self.weight_decay);
         cfg.dropout = self.dropout;
         cfg.schedule = self.schedule;
         cfg.loss = LossConfig {

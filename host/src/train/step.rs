@@ -1,16 +1,11 @@
 //! One optimisation step: the optimiser a configuration asks for, and
 //! forward → loss → backward → update on one batch.
-use super::config::{OptimizerKind, TrainConfig};
+use super::config::{OptimizerKind, TrainConfig, ADAMW_DEFAULT_DECAY};
 use super::loss::{losses, LossConfig, Losses};
 use crate::model::batch::Batch;
 use crate::model::SmnNet;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-
-/// Decoupled weight decay of AdamW when `--weight-decay` is not given: the
-/// best of 0.05, 0.2 on celeba-14k (docs/results.md; burn's default, 1e-4,
-/// is too weak to change the net).
-pub const ADAMW_DEFAULT_DECAY: f32 = 0.2;
 
 /// The optimiser of `cfg` (momentum SGD with its dampening, Adam or AdamW),
 /// with its weight decay: an L2 term in the gradient for SGD and Adam,
